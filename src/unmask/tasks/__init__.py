@@ -1,0 +1,28 @@
+"""Tasks: the bundled model's synthetic tasks and the public benchmarks, in the benchmarks' own record formats."""
+
+from __future__ import annotations
+
+from unmask.tasks.arith import Arith
+from unmask.tasks.base import Task
+from unmask.tasks.countdown import Countdown
+from unmask.tasks.sudoku import Sudoku
+
+_TASKS = {
+    "arith": Arith,
+    "countdown": Countdown,
+    "sudoku": Sudoku,
+}
+
+
+def available_tasks() -> list[str]:
+    return sorted(_TASKS)
+
+
+def get_task(name: str, **options) -> Task:
+    """The task registered as `name`, built with `options` (e.g. `get_task("countdown", max_operands=3)`)."""
+    if name not in _TASKS:
+        raise ValueError(f"unknown task {name!r}: choose one of {', '.join(available_tasks())}")
+    return _TASKS[name](**options)
+
+
+__all__ = ["Task", "Arith", "Countdown", "Sudoku", "available_tasks", "get_task"]

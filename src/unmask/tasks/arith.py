@@ -1,0 +1,88 @@
+"""Grade-school arithmetic word problems in GSM8K's record format.
+
+`{"question": ..., "answer": "<one equation per line>\\n#### <number>"}`: 2 to 4 operations on a running count,
+numbers up to 3 digits, each step written out as an equation. Scored on the number after `####` (else the last
+number in the completion), exactly as GSM8K is.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from unmask.tasks.base import Task
+
+_NAMES = ["Tom", "Ana", "Ben", "Mia", "Sam", "Lea", "Max", "Zoe", "Leo", "Ivy", "Dan", "Eva"]
+_ITEMS = ["apples", "stickers", "marbles", "books", "coins", "cards", "pens", "shells", "eggs", "stamps"]
+_ADD = ["{p} buys {b} more.", "{p} finds {b} more.", "{p} gets {b} more from a friend."]
+_SUB = ["{p} gives away {b}.", "{p} loses {b}.", "{p} sells {b}."]
+_MUL = ["Then {p} gets {b} times as many."]
+_DIV = ["{p} splits them into {b} equal piles and keeps one pile."]
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_MAX_VALUE = 999
+
+
+def extract_number(completion: str) -> str | None:
+    """The number after `####`, else the last number in the text; commas removed, `.0` dropped."""
+    text = completion.replace(",", "")
+    tail = text.split("####", 1)[1] if "####" in text else text
+    numbers = _NUMBER.findall(tail) if "####" in text else _NUMBER.findall(text)
+    if not numbers:
+        return None
+    number = numbers[0] if "####" in text else numbers[-1]
+    return number[:-2] if number.endswith(".0") else number
+
+
+@dataclass(frozen=True)
+class Arith(Task):
+    name: str = "arith"
+    gen_length: int = 48
+    min_ops: int = 2
+    max_ops: int = 4
+
+    def sample(self, rng: random.Random) -> dict:
+        name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
+        value = rng.randint(2, 60)
+        sentences, lines = [f"{name} has {value} {item}."], []
+        for _ in range(rng.randint(self.min_ops, self.max_ops)):
+            op, b = self._draw_op(rng, value)
+            result = {"+": value + b, "-": value - b, "*": value * b, "/": value // b}[op]
+            template = rng.choice({"+": _ADD, "-": _SUB, "*": _MUL, "/": _DIV}[op])
+            sentences.append(template.format(p=name, b=b))
+            lines.append(f"{value}{op}{b}={result}")
+            value = result
+        sentences.append(f"How many {item} does {name} have now?")
+        return {"question": " ".join(sentences), "answer": "\n".join(lines) + f"\n#### {value}"}
+
+    @staticmethod
+    def _draw_op(rng: random.Random, value: int) -> tuple[str, int]:
+        options = ["+"] if value + 2 <= _MAX_VALUE else []
+        options += ["-"] if value > 2 else []
+        options += ["*"] if value * 2 <= _MAX_VALUE else []
+        divisors = [d for d in (2, 3, 4, 5) if value % d == 0]
+        options += ["/"] if divisors else []
+        op = rng.choice(options)
+        if op == "+":
+            return op, rng.randint(2, min(40, _MAX_VALUE - value))
+        if op == "-":
+            return op, rng.randint(1, min(40, value - 1))
+        if op == "*":
+            return op, rng.randint(2, min(5, _MAX_VALUE // value))
+        return op, rng.choice(divisors)
+
+    def prompt(self, item: dict, tokenizer=None) -> str:
+        return f"Question: {item['question']}\nAnswer:\n"
+
+    def target(self, item: dict) -> str:
+        return item["answer"]
+
+    def extract(self, completion: str):
+        return extract_number(completion)
+
+    def gold(self, item: dict):
+        return extract_number(item["answer"])
+
+    def score(self, item: dict, completion: str) -> bool:
+        answer = self.extract(completion)
+        return answer is not None and answer == self.gold(item)

@@ -1,0 +1,1 @@
+"""Training the bundled model: tokenizer, data, the masked-diffusion SFT objective and the training loop."""

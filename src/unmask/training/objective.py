@@ -1,0 +1,32 @@
+"""The LLaDA / MDLM supervised fine-tuning objective.
+
+The prompt is kept. Each answer token (EOS padding included) is masked with probability t ~ U(eps, 1), one t per
+example; the loss is the cross-entropy on masked positions weighted by 1/t, averaged over answer tokens
+(Nie et al. 2025, "Large Language Diffusion Models", eq. 5; Sahoo et al. 2024, MDLM).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from unmask.training.data import Batch
+
+
+def masked_diffusion_loss(model, batch: Batch, mask_id: int, generator: torch.Generator, eps: float = 1e-3):
+    """Loss and masked-token accuracy of one batch.
+
+    Returns:
+        (loss, accuracy): loss a scalar tensor with grad; accuracy a float over the masked positions.
+    """
+    ids, answer = batch.input_ids, batch.answer_mask  # (B, L)
+    t = eps + (1 - eps) * torch.rand(ids.shape[0], 1, generator=generator)  # (B, 1)
+    masked = answer & (torch.rand(ids.shape, generator=generator) < t)  # (B, L)
+    noisy = torch.where(masked, torch.full_like(ids, mask_id), ids)
+    positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, L)
+    logits = model(input_ids=noisy, attention_mask=batch.attention_mask, position_ids=positions).logits  # (B, L, V)
+    token_loss = F.cross_entropy(logits[masked].float(), ids[masked], reduction="none")  # (N,)
+    weights = (1.0 / t).expand_as(ids)[masked]  # (N,)
+    loss = (token_loss * weights).sum() / answer.sum().clamp(min=1)
+    accuracy = (logits[masked].argmax(-1) == ids[masked]).float().mean().item() if masked.any() else 0.0
+    return loss, accuracy
