@@ -1,0 +1,329 @@
+"""The decode loop: one loop for every masked diffusion LM and every planner.
+
+    ids = prompt + [MASK] * G
+    for each block, left to right:            (each row moves on to its next block as soon as its block is full)
+        while the block has masks:
+            logits   = denoiser(ids)           one model call (NFE) for every unfinished row
+            proposal = propose(logits)         argmax, or Gumbel-max sampling
+            reveal   = planner.select(state)   which masked positions of the block to commit now
+            ids      = commit(ids, proposal, reveal)
+
+The loop, not the planners, holds the invariants: a selection stays inside the masked positions of the current
+block; each unfinished row reveals at least one position per call; a block is complete when its scheduled calls
+end; prompt tokens never change. Rows are independent: each has its own block, step and sampling stream, and a row
+that is finished (all revealed, or EOS / stop string reached) costs no further model calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from unmask import scoring
+from unmask.config import DecodeConfig
+from unmask.models.base import Denoiser
+from unmask.planners import Planner, StepState, get_planner
+from unmask.planners.base import best_position
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """What `on_step` receives after each model call.
+
+    Attributes:
+        call: 1-based index of this batched model call within the `generate` call.
+        rows: LongTensor (A,), the rows that took part in the call.
+        tokens: LongTensor (B, G), the generated region so far (`mask_id` where still masked).
+        revealed: BoolTensor (B, G), positions committed by this call (EOS fill of finished rows included).
+        finished: BoolTensor (B,), rows that need no more calls.
+        mask_id: the mask token id.
+    """
+
+    call: int
+    rows: torch.Tensor
+    tokens: torch.Tensor
+    revealed: torch.Tensor
+    finished: torch.Tensor
+    mask_id: int
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """The outcome of `generate`.
+
+    Attributes:
+        tokens: LongTensor (B, G), generated tokens only (EOS-filled after an early stop).
+        texts: decoded answers, cut at the first end-of-sequence token and at the first stop string.
+        nfe: LongTensor (B,), model calls spent on each row.
+        reveal_step: LongTensor (B, G), the row's call (1-based) at which each position was committed.
+        seconds: wall time of the whole decode.
+        config: the DecodeConfig that produced it.
+    """
+
+    tokens: torch.Tensor
+    texts: list[str]
+    nfe: torch.Tensor
+    reveal_step: torch.Tensor
+    seconds: float
+    config: DecodeConfig
+
+    @property
+    def calls(self) -> int:
+        """Batched model calls made (the maximum NFE over rows)."""
+        return int(self.nfe.max()) if self.nfe.numel() else 0
+
+
+def generate(model: Denoiser, prompts, *, planner: str | Planner = "dilated", gen_length: int = 128,
+             block_length: int = 32, temperature: float = 0.0, top_p: float | None = None, top_k: int | None = None,
+             cfg_scale: float = 0.0, eos_early_stop: bool = True, stop: str | Sequence[str] | None = None,
+             seed: int | None = None, on_step: Callable[[StepEvent], None] | None = None, cache: str = "none",
+             **options) -> DecodeResult:
+    """Decode `prompts` with `model`, revealing the answer in the order the planner chooses.
+
+    Args:
+        model: a denoiser (`unmask.load_model(...)`).
+        prompts: a string, a list of strings, a list of token-id lists, or a LongTensor (B, P).
+        planner: a registered planner name (`unmask.available_planners()`) or a Planner instance.
+        gen_length, block_length, temperature, top_p, top_k, cfg_scale, eos_early_stop, stop, seed, cache:
+            see `DecodeConfig`.
+        on_step: called with a `StepEvent` after each model call (streaming, visualisation).
+        **options: planner options, e.g. `base=2` for `dilated`, `tau=0.9` for `threshold`.
+    Returns:
+        DecodeResult with tokens (B, G), texts, nfe (B,), reveal_step (B, G) and seconds.
+    """
+    planner_name = planner.name if isinstance(planner, Planner) else planner
+    config = DecodeConfig(planner=planner_name, planner_options=options, gen_length=gen_length,
+                          block_length=block_length, temperature=temperature, top_p=top_p, top_k=top_k,
+                          cfg_scale=cfg_scale, eos_early_stop=eos_early_stop, stop=tuple(stop or ()), seed=seed,
+                          cache=cache)
+    return decode(model, prompts, config, planner=planner if isinstance(planner, Planner) else None, on_step=on_step)
+
+
+def decode(model: Denoiser, prompts, config: DecodeConfig, planner: Planner | None = None,
+           on_step: Callable[[StepEvent], None] | None = None) -> DecodeResult:
+    """`generate` with a ready DecodeConfig (what the evaluation harness calls)."""
+    planner = planner or get_planner(config.planner, **config.planner_options)
+    planner.check(config.num_blocks, config.block_lengths())
+    if config.cache != "none" and not model.supports_cache:
+        raise ValueError(f"cache={config.cache!r}: this model's adapter takes no KV cache; use cache='none'")
+    rows = encode_prompts(model, prompts)
+    if config.cache != "none":
+        from unmask.cache import CachedRunner
+
+        runner = CachedRunner(model, config)
+    else:
+        runner = None
+    return _Decoder(model, config, planner, rows, on_step, runner).run()
+
+
+def encode_prompts(model: Denoiser, prompts) -> list[list[int]]:
+    """Normalise the accepted prompt forms to a list of token-id lists (before any model call)."""
+    if isinstance(prompts, torch.Tensor):
+        if prompts.dim() != 2:
+            raise ValueError(f"a prompt tensor must be (B, P), got shape {tuple(prompts.shape)}")
+        return prompts.tolist()
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    prompts = list(prompts)
+    if not prompts:
+        raise ValueError("no prompts: pass a string, a list of strings or a list of token-id lists")
+    if all(isinstance(p, str) for p in prompts):
+        if model.tokenizer is None:
+            raise ValueError("string prompts need a tokenizer: load the model with one, or pass token ids")
+        return [model.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    if all(isinstance(p, (list, tuple)) and all(isinstance(t, int) for t in p) for p in prompts):
+        return [list(p) for p in prompts]
+    raise ValueError("prompts must all be strings, or all be lists of token ids")
+
+
+class _Decoder:
+    """State of one `decode` call. Shapes: B rows, P padded prompt length, G generated, K block length, V vocab."""
+
+    def __init__(self, model: Denoiser, config: DecodeConfig, planner: Planner, prompt_ids: list[list[int]],
+                 on_step, runner):
+        self.model, self.config, self.planner, self.on_step, self.runner = model, config, planner, on_step, runner
+        self.prompt_lens = [len(p) for p in prompt_ids]
+        self.P, self.G, self.K = max(self.prompt_lens), config.gen_length, config.block_length
+        total = self.P + self.G
+        if model.max_length is not None and total > model.max_length:
+            raise ValueError(
+                f"prompt ({self.P} tokens) + gen_length ({self.G}) = {total} exceeds the model's maximum of "
+                f"{model.max_length} positions: shorten the prompt or lower gen_length to {model.max_length - self.P}"
+            )
+        if any(model.mask_id in p for p in prompt_ids):
+            raise ValueError(f"a prompt contains the mask token id {model.mask_id}: remove it from the prompt")
+        device = model.device
+        B = len(prompt_ids)
+        self.x = torch.full((B, total), model.mask_id, dtype=torch.long)
+        self.attention = torch.zeros(B, total, dtype=torch.long)
+        for row, ids in enumerate(prompt_ids):
+            self.x[row, : self.P - len(ids)] = model.pad_id
+            self.x[row, self.P - len(ids) : self.P] = torch.tensor(ids, dtype=torch.long)
+            self.attention[row, self.P - len(ids) :] = 1
+        self.x, self.attention = self.x.to(device), self.attention.to(device)
+        self.padded = bool((self.attention == 0).any())
+        self.lengths = torch.tensor(config.block_lengths())  # (num_blocks,)
+        self.block_steps = torch.tensor([  # (num_blocks,) calls each block is scheduled for; 0 = adaptive
+            planner.steps_for(n, b, config.num_blocks) or 0 for b, n in enumerate(config.block_lengths())
+        ])
+        self.block_index = torch.zeros(B, dtype=torch.long)
+        self.step = torch.zeros(B, dtype=torch.long)
+        self.nfe = torch.zeros(B, dtype=torch.long)
+        self.finished = torch.zeros(B, dtype=torch.bool)
+        self.reveal_step = torch.zeros(B, self.G, dtype=torch.long)
+        self.stop_ids = torch.tensor(model.stop_ids or [-1], device=device)
+        needs_rng = config.temperature > 0 or planner.name == "random"
+        self.generators = _row_generators(config.seed, B) if needs_rng else None
+        self.calls = 0
+
+    def run(self) -> DecodeResult:
+        began = time.perf_counter()
+        with torch.inference_mode():
+            while not bool(self.finished.all()):
+                self._call()
+        tokens = self.x[:, self.P :].cpu()
+        texts = [self._text(row) for row in tokens.tolist()]
+        return DecodeResult(tokens, texts, self.nfe.clone(), self.reveal_step, time.perf_counter() - began, self.config)
+
+    def _call(self) -> None:
+        active = (~self.finished).nonzero().squeeze(-1)  # (A,)
+        block_index, step = self.block_index[active], self.step[active]
+        block_len = self.lengths[block_index]  # (A,)
+        columns = self.P + block_index[:, None] * self.K + torch.arange(self.K)  # (A, K)
+        valid = torch.arange(self.K)[None, :] < block_len[:, None]  # (A, K)
+        columns = columns.clamp(max=self.x.shape[1] - 1).to(self.x.device)
+
+        logits = self._block_logits(active, block_index, columns)  # (A, K, V)
+        self.calls += 1
+        self.nfe[active] += 1
+        logits = scoring.filter_logits(logits, self.config.top_k, self.config.top_p)
+        generators = [self.generators[i] for i in active.tolist()] if self.generators else None
+        proposal = scoring.propose(logits, self.config.temperature, generators)  # (A, K)
+        current = self.x[active[:, None], columns]  # (A, K)
+        eligible = (current == self.model.mask_id) & valid.to(current.device)
+        state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible.cpu(),
+                          logits=logits, proposal=proposal, num_blocks=self.config.num_blocks, generators=generators)
+        selected = self._enforce(self.planner.select(state).to(eligible.device) & eligible, state)
+        self.x[active[:, None], columns] = torch.where(selected, proposal, current)
+
+        revealed = torch.zeros(len(self.x), self.G, dtype=torch.bool)
+        gen_columns = (columns - self.P).cpu()
+        revealed[active[:, None], gen_columns] = selected.cpu()
+        self.reveal_step[revealed] = self.nfe[:, None].expand_as(revealed)[revealed]
+        self._advance(active, eligible.cpu() & ~selected.cpu())
+        self._early_stop(active, revealed)
+        if self.on_step is not None:
+            self.on_step(StepEvent(self.calls, active, self.x[:, self.P :].cpu().clone(), revealed,
+                                   self.finished.clone(), self.model.mask_id))
+
+    def _block_logits(self, active, block_index, columns) -> torch.Tensor:
+        """One model call for the active rows; logits of their current block. Returns (A, K, V)."""
+        ids = self.x[active]
+        attention = self.attention[active] if self.padded else None
+        if self.config.cfg_scale > 0:
+            unconditional = ids.clone()
+            prompt = torch.zeros_like(ids, dtype=torch.bool)
+            prompt[:, : self.P] = True
+            unconditional[prompt & (attention.bool() if attention is not None else True)] = self.model.mask_id
+            both = self._forward(torch.cat([ids, unconditional]), None if attention is None else attention.repeat(2, 1),
+                                 block_index.repeat(2), active.repeat(2))
+            cond, uncond = both.gather(1, _expand(columns.repeat(2, 1), both)).chunk(2)
+            logits = uncond + (self.config.cfg_scale + 1) * (cond - uncond)
+        else:
+            full = self._forward(ids, attention, block_index, active)
+            logits = full.gather(1, _expand(columns, full))
+        if torch.isnan(logits).any():
+            raise FloatingPointError(
+                "the model returned NaN logits: load it in a wider dtype (dtype=torch.float32) or check the weights"
+            )
+        return logits.float()
+
+    def _forward(self, ids, attention, block_index, rows) -> torch.Tensor:
+        if self.runner is None:
+            return self.model(ids, attention)
+        return self.runner(ids, attention, block_index, rows, self.P)
+
+    def _enforce(self, selected: torch.Tensor, state: StepState) -> torch.Tensor:
+        """At least one reveal per unfinished row; everything left on a block's last scheduled call."""
+        eligible = state.eligible.to(selected.device)
+        empty = ~selected.any(-1) & eligible.any(-1)
+        if bool(empty.any()):
+            selected = selected | (best_position(state.confidence, state.eligible).to(selected.device) & empty[:, None])
+        scheduled = self.block_steps[state.block_index]  # (A,)
+        last = (scheduled > 0) & (state.step + 1 >= scheduled)
+        return torch.where(last.to(selected.device)[:, None], eligible, selected)
+
+    def _advance(self, active, still_masked) -> None:
+        """Step counters; a row whose block is full moves to its next block (or finishes after the last)."""
+        done = ~still_masked.any(-1)  # (A,)
+        self.step[active] = torch.where(done, 0, self.step[active] + 1)
+        self.block_index[active] += done.long()
+        self.finished[active] |= self.block_index[active] >= self.config.num_blocks
+
+    def _early_stop(self, active, revealed) -> None:
+        """Finish rows that committed EOS (or a stop string) with everything before it revealed; fill with EOS."""
+        if not (self.config.eos_early_stop or self.config.stop):
+            return
+        rows = active[~self.finished[active]]
+        if not len(rows):
+            return
+        gen = self.x[rows, self.P :]  # (R, G)
+        masked = gen == self.model.mask_id
+        ends = torch.full((len(rows),), self.G, dtype=torch.long)  # first position after which nothing is needed
+        if self.config.eos_early_stop:
+            is_stop = torch.isin(gen, self.stop_ids) & ~masked
+            first = torch.where(is_stop.any(-1), is_stop.float().argmax(-1), self.G).cpu()
+            ends = torch.minimum(ends, first)
+        if self.config.stop:
+            ends = torch.minimum(ends, self._stop_string_ends(gen.cpu(), masked.cpu()))
+        positions = torch.arange(self.G)
+        clear_before = ~(masked.cpu() & (positions[None, :] < ends[:, None])).any(-1)
+        stopping = (ends < self.G) & clear_before
+        for i in stopping.nonzero().squeeze(-1).tolist():
+            row = int(rows[i])
+            fill = masked[i].cpu() & (positions > ends[i])
+            self.x[row, self.P :][fill.to(self.x.device)] = self.model.eos_id
+            revealed[row] |= fill
+            self.reveal_step[row, fill] = self.nfe[row]
+            self.finished[row] = True
+
+    def _stop_string_ends(self, gen: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        """Per row, the position of the token that completes a stop string in the revealed prefix (G if none)."""
+        ends = torch.full((len(gen),), self.G, dtype=torch.long)
+        for i, (row, mask_row) in enumerate(zip(gen.tolist(), masked.tolist())):
+            prefix = row[: mask_row.index(True)] if True in mask_row else row
+            text = self.model.tokenizer.decode(prefix)
+            hits = [text.find(s) + len(s) for s in self.config.stop if s in text]
+            if hits:
+                cut = min(hits)
+                for n in range(1, len(prefix) + 1):  # shortest token prefix whose text reaches the stop string
+                    if len(self.model.tokenizer.decode(prefix[:n])) >= cut:
+                        ends[i] = n - 1
+                        break
+        return ends
+
+    def _text(self, tokens: list[int]) -> str:
+        if self.model.tokenizer is None:
+            return ""
+        for i, token in enumerate(tokens):
+            if token in self.model.stop_ids:
+                tokens = tokens[:i]
+                break
+        text = self.model.tokenizer.decode([t for t in tokens if t != self.model.mask_id], skip_special_tokens=True)
+        for s in self.config.stop:
+            text = text.split(s, 1)[0]
+        return text
+
+
+def _expand(columns: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Gather index for (A, K) columns of (A, L, V) logits: (A, K, V)."""
+    return columns[:, :, None].expand(-1, -1, logits.shape[-1])
+
+
+def _row_generators(seed: int | None, rows: int) -> list[torch.Generator]:
+    """One CPU generator per row, derived from `seed` and the row index (a fresh random seed when None)."""
+    base = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else int(seed)
+    return [torch.Generator().manual_seed((base * 1_000_003 + row) % 2**63) for row in range(rows)]

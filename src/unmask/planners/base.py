@@ -1,0 +1,112 @@
+"""The planner seam: what a planner sees (`StepState`) and what it must do (`Planner.select`).
+
+A planner decides WHICH masked positions of the current block to commit after a model call. It sees only the
+current block of every active row; the decode loop owns everything else and enforces the invariants (selection
+inside the eligible set, at least one reveal per call, the block complete when its scheduled calls end).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
+
+import torch
+
+from unmask import scoring
+
+
+@dataclass(frozen=True)
+class StepState:
+    """One call's view of the current block of each active row (A rows, blocks padded to K positions).
+
+    Attributes:
+        step: LongTensor (A,), 0-based index of this call within the row's current block.
+        block_index: LongTensor (A,), index of the row's current block.
+        block_len: LongTensor (A,), true length of the row's current block (<= K; only the last block is shorter).
+        eligible: BoolTensor (A, K), masked positions inside the block: the only ones a planner may select.
+        logits: FloatTensor (A, K, V), filtered (top-k/top-p) logits of the block positions.
+        proposal: LongTensor (A, K), the token each position would take if committed now.
+        num_blocks: blocks in the whole generation (budget planners split their calls over them).
+        generators: one torch.Generator per row (for random planners), or None when no seed stream is needed.
+    """
+
+    step: torch.Tensor
+    block_index: torch.Tensor
+    block_len: torch.Tensor
+    eligible: torch.Tensor
+    logits: torch.Tensor
+    proposal: torch.Tensor
+    num_blocks: int = 1
+    generators: list[torch.Generator] | None = None
+
+    @cached_property
+    def probs(self) -> torch.Tensor:
+        """Float64 probabilities (A, K, V)."""
+        return scoring.probabilities(self.logits)
+
+    @cached_property
+    def confidence(self) -> torch.Tensor:
+        """Probability of the proposed token, (A, K) float64."""
+        return scoring.confidence(self.probs, self.proposal)
+
+    @cached_property
+    def masked_left(self) -> torch.Tensor:
+        """Masked positions left in each row's block, LongTensor (A,)."""
+        return self.eligible.sum(-1)
+
+
+class Planner:
+    """Base class. Subclasses are frozen dataclasses whose fields are their options (each with a default).
+
+    Class attributes:
+        name: registry name.
+        summary: one line for `unmask planners`.
+        source: the paper or code it follows.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    source: ClassVar[str] = ""
+
+    def steps_for(self, block_len: int, block_index: int, num_blocks: int) -> int | None:
+        """Model calls the block takes, when known ahead; None for adaptive planners."""
+        return None
+
+    def select(self, state: StepState) -> torch.Tensor:
+        """Positions to commit now: BoolTensor (A, K), a subset of `state.eligible`."""
+        raise NotImplementedError
+
+    def check(self, num_blocks: int, block_lengths: list[int]) -> None:
+        """Raise ValueError, naming the fix, when the options cannot work with this decode. Called before any model call."""
+
+    @classmethod
+    def options(cls) -> dict[str, object]:
+        """Option names and their defaults."""
+        return {f.name: f.default for f in dataclasses.fields(cls)}
+
+
+def top_k_mask(scores: torch.Tensor, eligible: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """The k highest-scoring eligible positions of each row (ties go to the lower position).
+
+    Args:
+        scores: FloatTensor (A, K); eligible: BoolTensor (A, K); k: LongTensor (A,).
+    Returns:
+        BoolTensor (A, K).
+    """
+    ranked = scores.masked_fill(~eligible, -torch.inf)
+    order = torch.sort(ranked, dim=-1, descending=True, stable=True).indices  # (A, K)
+    rank = torch.empty_like(order).scatter_(-1, order, torch.arange(order.shape[-1]).expand_as(order))
+    return eligible & (rank < k.unsqueeze(-1))
+
+
+def best_position(scores: torch.Tensor, eligible: torch.Tensor) -> torch.Tensor:
+    """One-hot of the highest-scoring eligible position per row (none for rows with nothing eligible). (A, K) -> (A, K)."""
+    return top_k_mask(scores, eligible, torch.ones(scores.shape[0], dtype=torch.long))
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """`total` split into `parts` integers, the remainder spread one each over the first parts (LLaDA's split)."""
+    base, rest = divmod(total, parts)
+    return [base + (i < rest) for i in range(parts)]

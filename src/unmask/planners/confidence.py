@@ -1,0 +1,141 @@
+"""Top-k planners with a fixed call budget: LLaDA's `low_confidence`, Dream's `topk_margin` and `entropy`,
+random order, and left-to-right.
+
+Budget: `steps` model calls for the whole generation (default: one token per call), split evenly over the blocks
+with the remainder going one each to the first blocks. Inside a block the k revealed per call follow LLaDA's
+`get_num_transfer_tokens`: the block's masks split evenly over its calls, the remainder going to the first calls.
+`match="dilated"` instead uses the DUS group sizes of each block as k per call: the NFE-matched baseline.
+
+Sources: Nie et al. 2025 "Large Language Diffusion Models" (LLaDA, `generate.py`); Ye et al. 2025 "Dream 7B"
+(`generation_utils.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from unmask import scoring
+from unmask.planners.base import Planner, StepState, split_evenly, top_k_mask
+from unmask.planners.dilated import dilated_groups
+
+MATCH_MODES = (None, "dilated")
+
+
+@dataclass(frozen=True)
+class _BudgetPlanner(Planner):
+    """Options:
+    steps: model calls for the whole generation, split evenly over blocks (None: one token per call).
+    match: "dilated" to reveal as many tokens per call as DUS would (steps then follow DUS).
+    """
+
+    steps: int | None = None
+    match: str | None = None
+
+    def __post_init__(self):
+        if self.steps is not None and (isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1):
+            raise ValueError(f"{self.name}: steps must be an integer >= 1, got {self.steps!r}")
+        if self.match not in MATCH_MODES:
+            raise ValueError(f"{self.name}: match must be 'dilated' or None, got {self.match!r}")
+        if self.steps is not None and self.match is not None:
+            raise ValueError(f"{self.name}: give steps or match, not both (match='dilated' fixes the steps)")
+
+    def check(self, num_blocks: int, block_lengths: list[int]) -> None:
+        if self.steps is not None and self.steps < num_blocks:
+            raise ValueError(
+                f"{self.name}: steps={self.steps} is fewer than the {num_blocks} blocks; use steps >= {num_blocks} "
+                f"or a larger block_length"
+            )
+
+    def _block_steps(self, block_len: int, block_index: int, num_blocks: int) -> int:
+        if self.match == "dilated":
+            return len(dilated_groups(block_len))
+        if self.steps is None:
+            return block_len
+        return split_evenly(self.steps, num_blocks)[block_index]
+
+    def steps_for(self, block_len: int, block_index: int, num_blocks: int) -> int:
+        return min(block_len, self._block_steps(block_len, block_index, num_blocks))
+
+    def per_call(self, block_len: int, block_index: int, num_blocks: int) -> list[int]:
+        """Tokens revealed by each call of the block (sums to block_len)."""
+        if self.match == "dilated":
+            return [len(g) for g in dilated_groups(block_len)]
+        return split_evenly(block_len, self._block_steps(block_len, block_index, num_blocks))
+
+    def scores(self, state: StepState) -> torch.Tensor:
+        """Priority of each block position, higher first. (A, K)."""
+        raise NotImplementedError
+
+    def select(self, state: StepState) -> torch.Tensor:
+        k = torch.tensor([  # (A,) tokens each row reveals now
+            self._k_at(int(n), int(b), state.num_blocks, int(s))
+            for n, b, s in zip(state.block_len, state.block_index, state.step)
+        ])
+        return top_k_mask(self.scores(state), state.eligible, k)
+
+    def _k_at(self, block_len: int, block_index: int, num_blocks: int, step: int) -> int:
+        schedule = self.per_call(block_len, block_index, num_blocks)
+        return schedule[step] if step < len(schedule) else block_len
+
+
+@dataclass(frozen=True)
+class Confidence(_BudgetPlanner):
+    __doc__ = _BudgetPlanner.__doc__
+    name = "confidence"
+    summary = "LLaDA low_confidence: top-k by probability of the proposed token"
+    source = "Nie et al. 2025, LLaDA generate.py (remasking='low_confidence')"
+
+    def scores(self, state: StepState) -> torch.Tensor:
+        return state.confidence
+
+
+@dataclass(frozen=True)
+class Margin(_BudgetPlanner):
+    __doc__ = _BudgetPlanner.__doc__
+    name = "margin"
+    summary = "Dream topk_margin: top-k by top-1 minus top-2 probability"
+    source = "Ye et al. 2025, Dream generation_utils.py (alg='topk_margin')"
+
+    def scores(self, state: StepState) -> torch.Tensor:
+        return scoring.margin(state.probs)
+
+
+@dataclass(frozen=True)
+class Entropy(_BudgetPlanner):
+    __doc__ = _BudgetPlanner.__doc__
+    name = "entropy"
+    summary = "Dream entropy: top-k by lowest predictive entropy"
+    source = "Ye et al. 2025, Dream generation_utils.py (alg='entropy')"
+
+    def scores(self, state: StepState) -> torch.Tensor:
+        return scoring.neg_entropy(state.probs)
+
+
+@dataclass(frozen=True)
+class Random(_BudgetPlanner):
+    __doc__ = _BudgetPlanner.__doc__
+    name = "random"
+    summary = "random order with the same budget (seeded per row)"
+    source = "Nie et al. 2025, LLaDA generate.py (remasking='random')"
+
+    def scores(self, state: StepState) -> torch.Tensor:
+        width = state.eligible.shape[1]
+        return torch.stack([torch.rand(width, generator=g, dtype=torch.float64) for g in state.generators])
+
+
+@dataclass(frozen=True)
+class LeftToRight(Planner):
+    """No options: one token per call, leftmost first (the autoregressive order)."""
+
+    name = "left_to_right"
+    summary = "one token per call, left to right (autoregressive-order baseline)"
+    source = "autoregressive order"
+
+    def steps_for(self, block_len: int, block_index: int, num_blocks: int) -> int:
+        return block_len
+
+    def select(self, state: StepState) -> torch.Tensor:
+        leftmost = -torch.arange(state.eligible.shape[1], dtype=torch.float64).expand(state.eligible.shape)
+        return top_k_mask(leftmost, state.eligible, torch.ones(state.eligible.shape[0], dtype=torch.long))
