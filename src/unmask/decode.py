@@ -207,11 +207,11 @@ class _Decoder:
         state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible.cpu(),
                           logits=logits, proposal=proposal, num_blocks=self.config.num_blocks, generators=generators)
         selected = self._enforce(self.planner.select(state).to(eligible.device) & eligible, state)
-        self.x[active[:, None], columns] = torch.where(selected, proposal, current)
+        hit_rows, hit_cols = selected.nonzero(as_tuple=True)  # only valid columns (clamped ones are never selected)
+        self.x[active[hit_rows], columns[hit_rows, hit_cols]] = proposal[hit_rows, hit_cols]
 
         revealed = torch.zeros(len(self.x), self.G, dtype=torch.bool)
-        gen_columns = (columns - self.P).cpu()
-        revealed[active[:, None], gen_columns] = selected.cpu()
+        revealed[active[hit_rows].cpu(), (columns[hit_rows, hit_cols] - self.P).cpu()] = True
         self.reveal_step[revealed] = self.nfe[:, None].expand_as(revealed)[revealed]
         self._advance(active, eligible.cpu() & ~selected.cpu())
         self._early_stop(active, revealed)
@@ -239,7 +239,9 @@ class _Decoder:
             raise FloatingPointError(
                 "the model returned NaN logits: load it in a wider dtype (dtype=torch.float32) or check the weights"
             )
-        return logits.float()
+        logits = logits.float()
+        logits[..., self.model.mask_id] = -torch.inf  # committing [MASK] itself would leave the position masked
+        return logits
 
     def _forward(self, ids, attention, block_index, rows) -> torch.Tensor:
         if self.runner is None:
