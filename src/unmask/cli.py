@@ -6,6 +6,83 @@ import argparse
 import sys
 
 
+def _option_value(text: str):
+    """Parse a planner option given on the command line: int, float, None, or the string itself."""
+    if text.lower() in ("none", "off"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _planner_flags() -> dict[str, str]:
+    """Every planner option name, mapped to its --flag (the union over registered planners)."""
+    from unmask.planners import PLANNERS
+
+    names = {name for cls in PLANNERS.values() for name in cls.options()}
+    return {name: "--" + name.replace("_", "-") for name in sorted(names)}
+
+
+def _generate(args) -> int:
+    import unmask
+    from rich.console import Console
+
+    from unmask.render import coloured_tokens, legend, summary_table
+
+    console = Console()
+    planners = [args.planner] + ([args.compare] if args.compare else [])
+    options_of = {planner: _options_for(args, planner) for planner in planners}
+    model = unmask.load_model(args.model if args.model != "bundled" else None, device=args.device, dtype=args.dtype,
+                              trust_remote_code=args.trust_remote_code)
+    prompt = args.prompt.encode().decode("unicode_escape") if args.escapes else args.prompt
+    rows = []
+    for planner in planners:
+        options = options_of[planner]
+        result = unmask.generate(model, prompt, planner=planner, gen_length=args.gen_length,
+                                 block_length=args.block_length, temperature=args.temperature, seed=args.seed,
+                                 eos_early_stop=not args.no_early_stop, stop=args.stop, cache=args.cache, **options)
+        nfe, steps = int(result.nfe[0]), result.reveal_step[0].tolist()
+        label = planner + "".join(f" {k}={v}" for k, v in options.items())
+        console.rule(f"[bold]{label}[/]  NFE {nfe}  {result.seconds:.3f}s")
+        console.print(coloured_tokens(model.tokenizer, result.tokens[0].tolist(), steps, model.stop_ids))
+        console.print(legend(nfe))
+        rows.append((label, nfe, result.seconds, result.texts[0]))
+    if len(rows) > 1:
+        console.print(summary_table(rows))
+    return 0
+
+
+def _options_for(args, planner: str) -> dict:
+    """The planner options set on the command line. With --compare each planner takes the flags it has; otherwise
+    a flag the planner lacks is an error that lists its options (raised here, before any model call)."""
+    from unmask.planners import PLANNERS, get_planner
+
+    options = {name: getattr(args, name) for name in _planner_flags() if getattr(args, name) is not None}
+    if args.compare and planner in PLANNERS:
+        options = {k: v for k, v in options.items() if k in PLANNERS[planner].options()}
+    get_planner(planner, **options)
+    return options
+
+
+def _planners(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from unmask.planners import PLANNERS
+
+    table = Table(show_header=True, header_style="bold")
+    for column in ("planner", "what it does", "options (defaults)"):
+        table.add_column(column)
+    for name, cls in PLANNERS.items():
+        options = ", ".join(f"{k}={v}" for k, v in cls.options().items()) or "-"
+        table.add_row(name, cls.summary, options)
+    Console().print(table)
+    return 0
+
+
 def _train(args) -> int:
     from dataclasses import replace
 
@@ -25,6 +102,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unmask", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    gen = commands.add_parser("generate", help="decode one prompt and show the reveal order")
+    gen.add_argument("prompt", help="the prompt text (use --escapes to write \\n for newlines)")
+    gen.add_argument("--model", default="bundled", help="local model directory, or 'bundled'")
+    gen.add_argument("--planner", default="dilated", help="planner name (see `unmask planners`)")
+    gen.add_argument("--compare", help="a second planner to run on the same prompt")
+    gen.add_argument("--gen-length", type=int, default=64)
+    gen.add_argument("--block-length", type=int, default=32)
+    gen.add_argument("--temperature", type=float, default=0.0)
+    gen.add_argument("--seed", type=int)
+    gen.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    gen.add_argument("--no-early-stop", action="store_true", help="decode every position even after EOS")
+    gen.add_argument("--cache", default="none", choices=["none", "prefix", "dual"])
+    gen.add_argument("--device")
+    gen.add_argument("--dtype")
+    gen.add_argument("--trust-remote-code", action="store_true", help="needed for LLaDA / Dream checkpoints")
+    gen.add_argument("--escapes", action="store_true", help="interpret backslash escapes (\\n) in the prompt")
+    for name, flag in _planner_flags().items():
+        gen.add_argument(flag, dest=name, type=_option_value, help="planner option (see `unmask planners`)")
+    gen.set_defaults(func=_generate)
+
+    planners = commands.add_parser("planners", help="list the planners, their options and defaults")
+    planners.set_defaults(func=_planners)
+
     train = commands.add_parser("train", help="train a small masked diffusion LM on the synthetic tasks")
     train.add_argument("--task", default="arith,countdown,sudoku", help="comma-separated task names")
     train.add_argument("--out", required=True, help="run directory (checkpoint and exported model)")
@@ -38,7 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"unmask {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
