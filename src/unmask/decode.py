@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import torch
 
 from unmask import scoring
+from unmask.cache import CachedRunner
 from unmask.config import DecodeConfig
-from unmask.models.base import Denoiser
+from unmask.models.base import Denoiser, positions_from_mask
 from unmask.planners import Planner, StepState, get_planner
 from unmask.planners.base import best_position
 
@@ -110,12 +111,7 @@ def decode(model: Denoiser, prompts, config: DecodeConfig, planner: Planner | No
     if config.cache != "none" and not model.supports_cache:
         raise ValueError(f"cache={config.cache!r}: this model's adapter takes no KV cache; use cache='none'")
     rows = encode_prompts(model, prompts)
-    if config.cache != "none":
-        from unmask.cache import CachedRunner
-
-        runner = CachedRunner(model, config)
-    else:
-        runner = None
+    runner = CachedRunner(model, config.cache) if config.cache != "none" else None
     return _Decoder(model, config, planner, rows, on_step, runner).run()
 
 
@@ -196,7 +192,7 @@ class _Decoder:
         valid = torch.arange(self.K)[None, :] < block_len[:, None]  # (A, K)
         columns = columns.clamp(max=self.x.shape[1] - 1).to(self.x.device)
 
-        logits = self._block_logits(active, block_index, columns)  # (A, K, V)
+        logits = self._block_logits(active, block_index, columns, step)  # (A, K, V)
         self.calls += 1
         self.nfe[active] += 1
         logits = scoring.filter_logits(logits, self.config.top_k, self.config.top_p)
@@ -219,22 +215,26 @@ class _Decoder:
             self.on_step(StepEvent(self.calls, active, self.x[:, self.P :].cpu().clone(), revealed,
                                    self.finished.clone(), self.model.mask_id))
 
-    def _block_logits(self, active, block_index, columns) -> torch.Tensor:
+    def _block_logits(self, active, block_index, columns, step) -> torch.Tensor:
         """One model call for the active rows; logits of their current block. Returns (A, K, V)."""
         ids = self.x[active]
         attention = self.attention[active] if self.padded else None
-        if self.config.cfg_scale > 0:
+        slots = active
+        if self.config.cfg_scale > 0:  # the unconditional rows mask the real prompt tokens; both run in one call
             unconditional = ids.clone()
             prompt = torch.zeros_like(ids, dtype=torch.bool)
             prompt[:, : self.P] = True
-            unconditional[prompt & (attention.bool() if attention is not None else True)] = self.model.mask_id
-            both = self._forward(torch.cat([ids, unconditional]), None if attention is None else attention.repeat(2, 1),
-                                 block_index.repeat(2), active.repeat(2))
-            cond, uncond = both.gather(1, _expand(columns.repeat(2, 1), both)).chunk(2)
+            if attention is not None:
+                prompt &= attention.bool()
+            unconditional[prompt] = self.model.mask_id
+            ids = torch.cat([ids, unconditional])
+            attention = None if attention is None else attention.repeat(2, 1)
+            block_index, columns, step = block_index.repeat(2), columns.repeat(2, 1), step.repeat(2)
+            slots = torch.cat([active, active + len(self.x)])
+        logits = self._forward(ids, attention, block_index, columns, step, slots)  # (A or 2A, K, V)
+        if self.config.cfg_scale > 0:
+            cond, uncond = logits.chunk(2)
             logits = uncond + (self.config.cfg_scale + 1) * (cond - uncond)
-        else:
-            full = self._forward(ids, attention, block_index, active)
-            logits = full.gather(1, _expand(columns, full))
         if torch.isnan(logits).any():
             raise FloatingPointError(
                 "the model returned NaN logits: load it in a wider dtype (dtype=torch.float32) or check the weights"
@@ -243,10 +243,24 @@ class _Decoder:
         logits[..., self.model.mask_id] = -torch.inf  # committing [MASK] itself would leave the position masked
         return logits
 
-    def _forward(self, ids, attention, block_index, rows) -> torch.Tensor:
+    def _forward(self, ids, attention, block_index, columns, step, slots) -> torch.Tensor:
+        """Logits of the block columns, (A, K, V): a full forward, or cached calls grouped by block."""
         if self.runner is None:
-            return self.model(ids, attention)
-        return self.runner(ids, attention, block_index, rows, self.P)
+            full = self.model(ids, attention)  # (A, L, V)
+            return full.gather(1, columns[:, :, None].expand(-1, -1, full.shape[-1]))
+        positions = positions_from_mask(attention) if attention is not None else \
+            torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+        out = None
+        for block in block_index.unique().tolist():
+            group = block_index == block
+            start = self.P + block * self.K
+            end = start + int(self.lengths[block])
+            logits = self.runner(ids[group], None if attention is None else attention[group], positions[group],
+                                 slots[group], start, end, step[group], self.K)
+            if out is None:
+                out = logits.new_empty(len(ids), self.K, logits.shape[-1])
+            out[group] = logits
+        return out
 
     def _enforce(self, selected: torch.Tensor, state: StepState) -> torch.Tensor:
         """At least one reveal per unfinished row; everything left on a block's last scheduled call."""
@@ -318,11 +332,6 @@ class _Decoder:
         for s in self.config.stop:
             text = text.split(s, 1)[0]
         return text
-
-
-def _expand(columns: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """Gather index for (A, K) columns of (A, L, V) logits: (A, K, V)."""
-    return columns[:, :, None].expand(-1, -1, logits.shape[-1])
 
 
 def _row_generators(seed: int | None, rows: int) -> list[torch.Generator]:

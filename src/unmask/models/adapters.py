@@ -35,9 +35,28 @@ class BidirectionalLlamaDenoiser(Denoiser):
 
     supports_cache = True
 
-    def forward(self, ids, attention_mask=None, **kwargs):
+    def forward(self, ids, attention_mask=None):
         positions = None if attention_mask is None else positions_from_mask(attention_mask)
-        return self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions, **kwargs).logits
+        return self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions).logits
+
+    def cached_forward(self, ids, attention_mask, positions, past, keep=None):
+        """A forward that reads (and, without `past`, returns) per-layer keys/values.
+
+        Args:
+            ids: LongTensor (A, n), the fed tokens; positions: LongTensor (A, n), their position ids.
+            attention_mask: LongTensor (A, past_len + n) in cache order then fed order, or None.
+            past: list over layers of (keys, values), each (A, heads, past_len, head_dim); None for a full forward.
+            keep: LongTensor of fed positions whose logits to return (None: all).
+        Returns:
+            (logits (A, len(keep) or n, V), layers: [(keys, values)] of the full forward, or None when `past` given).
+        """
+        from transformers import DynamicCache
+
+        cache = DynamicCache(ddp_cache_data=past, config=self.model.config) if past else DynamicCache(config=self.model.config)
+        out = self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions, cache=cache,
+                         use_cache=True, logits_to_keep=0 if keep is None else keep.to(ids.device))
+        layers = None if past else [(layer.keys, layer.values) for layer in cache.layers]
+        return out.logits, layers
 
 
 class LLaDADenoiser(Denoiser):
