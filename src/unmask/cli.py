@@ -67,6 +67,71 @@ def _options_for(args, planner: str) -> dict:
     return options
 
 
+def _decode_config(args, planner: str, options: dict, task=None):
+    from unmask.config import DecodeConfig
+
+    gen_length = args.gen_length or (task.gen_length if task is not None else 64)
+    return DecodeConfig(planner=planner, planner_options=options, gen_length=gen_length,
+                        block_length=args.block_length, temperature=args.temperature, seed=args.seed,
+                        eos_early_stop=not args.no_early_stop, stop=tuple(args.stop), cache=args.cache)
+
+
+def _distributed():
+    """(rank, world, barrier, device) under torchrun / accelerate launch; (0, 1, None, None) otherwise."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1, None, None
+    import torch
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    return state.process_index, state.num_processes, state.wait_for_everyone, state.device
+
+
+def _eval(args) -> int:
+    import json
+
+    import unmask
+    from unmask.evaluate import evaluate, load_records
+    from unmask.tasks import get_task
+
+    task = get_task(args.task)
+    options = _options_for(args, args.planner)
+    config = _decode_config(args, args.planner, options, task)
+    records = load_records(task, args.data, args.split, args.limit, args.seed_data)
+    rank, world, barrier, device = _distributed()
+    model_path = None if args.model == "bundled" else args.model
+    model = unmask.load_model(model_path, device=args.device or device, dtype=args.dtype,
+                              trust_remote_code=args.trust_remote_code)
+    summary = evaluate(model, task, records, config, args.out, batch_size=args.batch_size,
+                       model_path=model_path or str(unmask.bundled_model_path()), data=args.data, limit=args.limit,
+                       seed=args.seed_data, rank=rank, world=world, barrier=barrier)
+    if summary is not None:
+        low, high = summary["ci95"]
+        print(json.dumps({k: summary[k] for k in ("task", "planner", "options", "samples", "accuracy", "mean_nfe",
+                                                  "tokens_per_second", "directory")}))
+        print(f"accuracy {summary['accuracy']:.3f} [{low:.3f}, {high:.3f}]  NFE/sample {summary['mean_nfe']:.1f}")
+    return 0
+
+
+def _add_decode_flags(parser, gen_length_default):
+    parser.add_argument("--model", default="bundled", help="local model directory, or 'bundled'")
+    parser.add_argument("--planner", default="dilated", help="planner name (see `unmask planners`)")
+    parser.add_argument("--gen-length", type=int, default=gen_length_default)
+    parser.add_argument("--block-length", type=int, default=32)
+    parser.add_argument("--temperature", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, help="sampling seed")
+    parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    parser.add_argument("--no-early-stop", action="store_true", help="decode every position even after EOS")
+    parser.add_argument("--cache", default="none", choices=["none", "prefix", "dual"])
+    parser.add_argument("--device")
+    parser.add_argument("--dtype")
+    parser.add_argument("--trust-remote-code", action="store_true", help="needed for LLaDA / Dream checkpoints")
+    for name, flag in _planner_flags().items():
+        parser.add_argument(flag, dest=name, type=_option_value, help="planner option (see `unmask planners`)")
+
+
 def _planners(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -99,28 +164,29 @@ def _train(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from unmask.evaluate.harness import DEFAULT_EVAL_SEED
+
     parser = argparse.ArgumentParser(prog="unmask", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="decode one prompt and show the reveal order")
     gen.add_argument("prompt", help="the prompt text (use --escapes to write \\n for newlines)")
-    gen.add_argument("--model", default="bundled", help="local model directory, or 'bundled'")
-    gen.add_argument("--planner", default="dilated", help="planner name (see `unmask planners`)")
     gen.add_argument("--compare", help="a second planner to run on the same prompt")
-    gen.add_argument("--gen-length", type=int, default=64)
-    gen.add_argument("--block-length", type=int, default=32)
-    gen.add_argument("--temperature", type=float, default=0.0)
-    gen.add_argument("--seed", type=int)
-    gen.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    gen.add_argument("--no-early-stop", action="store_true", help="decode every position even after EOS")
-    gen.add_argument("--cache", default="none", choices=["none", "prefix", "dual"])
-    gen.add_argument("--device")
-    gen.add_argument("--dtype")
-    gen.add_argument("--trust-remote-code", action="store_true", help="needed for LLaDA / Dream checkpoints")
     gen.add_argument("--escapes", action="store_true", help="interpret backslash escapes (\\n) in the prompt")
-    for name, flag in _planner_flags().items():
-        gen.add_argument(flag, dest=name, type=_option_value, help="planner option (see `unmask planners`)")
+    _add_decode_flags(gen, 64)
     gen.set_defaults(func=_generate)
+
+    ev = commands.add_parser("eval", help="evaluate a planner on a task (resumable, data-parallel)")
+    ev.add_argument("--task", required=True, help="task name (arith, countdown, sudoku, gsm8k, math500, humaneval, mbpp)")
+    ev.add_argument("--data", help="local .jsonl/.json/.parquet file or directory of the task's records")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--limit", type=int, help="first N records (synthetic tasks: N fresh records, default 500)")
+    ev.add_argument("--seed-data", type=int, default=DEFAULT_EVAL_SEED, help="seed of a synthetic task's test set")
+    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--out", required=True, help="results root; each config gets its own directory inside")
+    ev.set_defaults(compare=None)
+    _add_decode_flags(ev, None)
+    ev.set_defaults(func=_eval)
 
     planners = commands.add_parser("planners", help="list the planners, their options and defaults")
     planners.set_defaults(func=_planners)
