@@ -115,21 +115,75 @@ def _eval(args) -> int:
     return 0
 
 
-def _add_decode_flags(parser, gen_length_default):
+def _csv(cast):
+    return lambda text: [cast(x) for x in text.split(",") if x]
+
+
+def _sweep(args) -> int:
+    import unmask
+    from unmask.evaluate import load_records
+    from unmask.evaluate.sweep import markdown_table, run_sweep, sweep_configs
+    from unmask.planners import PLANNERS
+    from unmask.tasks import get_task
+
+    unknown = [p for p in args.planners if p not in PLANNERS]
+    if unknown:
+        raise ValueError(f"unknown planner(s) {', '.join(unknown)}: choose from {', '.join(PLANNERS)}")
+    task = get_task(args.task)
+    base = _decode_config(args, "confidence", {}, task)
+    configs = sweep_configs(args.planners, args.block_lengths, base, args.taus, args.gammas, args.start_strides)
+    records = load_records(task, args.data, args.split, args.limit, args.seed_data)
+    rank, world, barrier, device = _distributed()
+    model_path = None if args.model == "bundled" else args.model
+    model = unmask.load_model(model_path, device=args.device or device, dtype=args.dtype,
+                              trust_remote_code=args.trust_remote_code)
+    results = run_sweep(model, task, records, configs, args.out, args.batch_size,
+                        model_path or str(unmask.bundled_model_path()), args.data, args.limit, args.seed_data,
+                        rank=rank, world=world, barrier=barrier)
+    if rank == 0:
+        print(markdown_table(results))
+    return 0
+
+
+def _show(args) -> int:
+    from unmask.evaluate.sweep import show
+
+    print(show(args.directory))
+    return 0
+
+
+def _add_model_flags(parser) -> None:
     parser.add_argument("--model", default="bundled", help="local model directory, or 'bundled'")
-    parser.add_argument("--planner", default="dilated", help="planner name (see `unmask planners`)")
-    parser.add_argument("--gen-length", type=int, default=gen_length_default)
+    parser.add_argument("--device")
+    parser.add_argument("--dtype")
+    parser.add_argument("--trust-remote-code", action="store_true", help="needed for LLaDA / Dream checkpoints")
+
+
+def _add_decode_flags(parser, gen_length_default) -> None:
+    parser.add_argument("--gen-length", type=int, default=gen_length_default,
+                        help="generated positions (eval/sweep default: the task's own)")
     parser.add_argument("--block-length", type=int, default=32)
     parser.add_argument("--temperature", type=float, default=0.0)
     parser.add_argument("--seed", type=int, help="sampling seed")
     parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     parser.add_argument("--no-early-stop", action="store_true", help="decode every position even after EOS")
     parser.add_argument("--cache", default="none", choices=["none", "prefix", "dual"])
-    parser.add_argument("--device")
-    parser.add_argument("--dtype")
-    parser.add_argument("--trust-remote-code", action="store_true", help="needed for LLaDA / Dream checkpoints")
+
+
+def _add_planner_flags(parser) -> None:
+    parser.add_argument("--planner", default="dilated", help="planner name (see `unmask planners`)")
     for name, flag in _planner_flags().items():
         parser.add_argument(flag, dest=name, type=_option_value, help="planner option (see `unmask planners`)")
+
+
+def _add_data_flags(parser, eval_seed: int) -> None:
+    parser.add_argument("--task", required=True, help="arith, countdown, sudoku, gsm8k, math500, humaneval, mbpp")
+    parser.add_argument("--data", help="local .jsonl/.json/.parquet file or directory of the task's records")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, help="first N records (synthetic tasks: N fresh records, default 500)")
+    parser.add_argument("--seed-data", type=int, default=eval_seed, help="seed of a synthetic task's test set")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--out", required=True, help="results root; each config gets its own directory inside")
 
 
 def _planners(args) -> int:
@@ -173,20 +227,33 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("prompt", help="the prompt text (use --escapes to write \\n for newlines)")
     gen.add_argument("--compare", help="a second planner to run on the same prompt")
     gen.add_argument("--escapes", action="store_true", help="interpret backslash escapes (\\n) in the prompt")
+    _add_model_flags(gen)
     _add_decode_flags(gen, 64)
+    _add_planner_flags(gen)
     gen.set_defaults(func=_generate)
 
     ev = commands.add_parser("eval", help="evaluate a planner on a task (resumable, data-parallel)")
-    ev.add_argument("--task", required=True, help="task name (arith, countdown, sudoku, gsm8k, math500, humaneval, mbpp)")
-    ev.add_argument("--data", help="local .jsonl/.json/.parquet file or directory of the task's records")
-    ev.add_argument("--split", default="test")
-    ev.add_argument("--limit", type=int, help="first N records (synthetic tasks: N fresh records, default 500)")
-    ev.add_argument("--seed-data", type=int, default=DEFAULT_EVAL_SEED, help="seed of a synthetic task's test set")
-    ev.add_argument("--batch-size", type=int, default=16)
-    ev.add_argument("--out", required=True, help="results root; each config gets its own directory inside")
-    ev.set_defaults(compare=None)
+    _add_data_flags(ev, DEFAULT_EVAL_SEED)
+    _add_model_flags(ev)
     _add_decode_flags(ev, None)
-    ev.set_defaults(func=_eval)
+    _add_planner_flags(ev)
+    ev.set_defaults(func=_eval, compare=None)
+
+    sw = commands.add_parser("sweep", help="evaluate a grid of planners and block lengths; table and frontier plot")
+    _add_data_flags(sw, DEFAULT_EVAL_SEED)
+    _add_model_flags(sw)
+    _add_decode_flags(sw, None)
+    sw.add_argument("--planners", type=_csv(str), default=["dilated", "confidence", "threshold", "entropy_bound"])
+    sw.add_argument("--block-lengths", type=_csv(int), default=[8, 16, 32])
+    sw.add_argument("--taus", type=_csv(float), default=[0.7, 0.8, 0.9])
+    sw.add_argument("--gammas", type=_csv(float), default=[0.1, 0.5, 1.0])
+    sw.add_argument("--start-strides", type=_csv(float), default=[0.0],
+                    help="spacing filter strides for threshold / entropy_bound (0 = off), e.g. 0,2")
+    sw.set_defaults(func=_sweep)
+
+    sh = commands.add_parser("show", help="print the table of a sweep directory")
+    sh.add_argument("directory")
+    sh.set_defaults(func=_show)
 
     planners = commands.add_parser("planners", help="list the planners, their options and defaults")
     planners.set_defaults(func=_planners)

@@ -12,10 +12,10 @@ Two processes:
   hook), then runs program.py and test.py in one namespace, restoring builtins and signal handlers in between.
 
 The guard ends the runner (exit 1, "sandbox: blocked ..." on stderr) when the program starts a process, signals
-another one, opens a socket, loads ctypes, traces or walks the heap, writes outside BASE/work, or reads another
-process's /proc entries. Completion is proven to the parent by writing the token to BASE/done: only the guard may
-write there, and only when called from the runner's own frame after the test returned, so exiting early, patching
-builtins or printing anything cannot fake a pass.
+another one, opens a socket, loads ctypes, traces or walks the heap, writes outside BASE/work, or reads files
+other than its own, the Python installation's and its /proc entry. Completion is proven to the parent by writing
+the token to BASE/done: only the guard may write there, and only when called from the runner's own frame after the
+test returned, so exiting early, patching builtins or printing anything cannot fake a pass.
 """
 
 import os
@@ -37,6 +37,7 @@ _FORBIDDEN_EVENTS = frozenset({
     "gc.get_referents",
 })
 _FORBIDDEN_PREFIXES = ("socket.", "ctypes.", "sys.monitoring.")
+_READABLE_FILES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/etc/localtime")
 _FORBIDDEN_MODULES = frozenset({"ctypes", "_ctypes", "_posixsubprocess", "_testcapi", "_testinternalcapi"})
 # event: ((argument position of a path it changes, argument position of that path's dir_fd or None), ...)
 _PATH_EVENTS = {
@@ -141,12 +142,12 @@ def _guard(token: bytes, finish_at: frozenset):
     """The audit hook. It calls only functions captured here and methods of built-in types, so that a program that
     patches modules or builtins cannot run code inside it; it ends the process instead of raising.
 
-    The finish event counts only when raised by the runner's frame at an offset in `finish_at`: the same frame at any other
-    instruction means a C-level callback (gc callback, weakref callback, signal handler) planted by the program.
+    The finish event counts only when raised by the runner's frame at an offset in `finish_at`: the same frame at any
+    other instruction means a C-level callback (gc callback, weakref callback, signal handler) planted by the program.
     """
     write, exit_, getframe, getcwd, lstat, readlink, open_ = (
         os.write, os._exit, sys._getframe, os.getcwd, os.lstat, os.readlink, os.open)
-    from stat import S_ISDIR, S_ISLNK
+    from _stat import S_ISDIR, S_ISLNK
 
     kind, str_, bytes_, int_, oserror, base_exception = type, str, bytes, int, OSError, BaseException
     forbidden_events, forbidden_prefixes, forbidden_modules = _FORBIDDEN_EVENTS, _FORBIDDEN_PREFIXES, _FORBIDDEN_MODULES
@@ -202,12 +203,15 @@ def _guard(token: bytes, finish_at: frozenset):
     workdir = resolve(getcwd(), "/")
     done = workdir.rsplit("/", 1)[0] + "/done"
     try:
-        own_proc = readlink("/proc/self")
-    except oserror:  # no /proc: nothing there to protect
-        own_proc = ""
+        own_proc = "/proc/" + readlink("/proc/self")
+    except oserror:  # no /proc
+        own_proc = "/proc/self"
+    interpreter = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix] + sys.path
+    readable_trees = tuple({resolve(path, workdir) for path in interpreter if path} | {own_proc})
+    readable_files = frozenset(_READABLE_FILES + (resolve(__file__, workdir),))  # tracebacks quote this file
 
-    def inside(path):
-        return path == workdir or path[: len(workdir) + 1] == workdir + "/"
+    def under(path, root):
+        return path == root or path[: len(root) + 1] == root + "/"
 
     def base_of(dir_fd):
         return getcwd() if dir_fd is None or dir_fd == -1 else readlink("/proc/self/fd/" + str_(dir_fd))
@@ -218,20 +222,24 @@ def _guard(token: bytes, finish_at: frozenset):
         resolved = resolve(path, getcwd())
         if resolved is None:
             deny("open", "unresolvable path")
-        if state.get("finishing") and resolved == done:
+        if under(resolved, workdir) or (state.get("finishing") and resolved == done):
             return
-        if flags & write_flags and not inside(resolved) and resolved != "/dev/null":
-            deny("open", "write to " + resolved)
-        parts = resolved.split("/")
-        if len(parts) > 2 and parts[1] == "proc" and parts[2].isdigit() and parts[2] != own_proc:
-            deny("open", resolved)
-        if not inside(resolved):
-            try:
-                is_dir = S_ISDIR(lstat(resolved).st_mode)
-            except oserror:
-                is_dir = False
-            if is_dir:  # a directory descriptor would let dir_fd= calls write outside
-                deny("open", "directory " + resolved)
+        if flags & write_flags:
+            if resolved != "/dev/null":
+                deny("open", "write to " + resolved)
+            return
+        if resolved not in readable_files:
+            for tree in readable_trees:
+                if under(resolved, tree):
+                    break
+            else:
+                deny("open", "read of " + resolved)
+        try:
+            is_dir = S_ISDIR(lstat(resolved).st_mode)
+        except oserror:
+            is_dir = False
+        if is_dir:  # a directory descriptor would let dir_fd= calls write outside
+            deny("open", "directory " + resolved)
 
     def check(event, args):
         if event in forbidden_events or event.startswith(forbidden_prefixes):
@@ -246,7 +254,7 @@ def _guard(token: bytes, finish_at: frozenset):
                 if kind(args[position]) is int_:  # an open file descriptor
                     continue
                 resolved = resolve(args[position], base_of(None if dir_fd is None else args[dir_fd]))
-                if resolved is None or not inside(resolved):
+                if resolved is None or not under(resolved, workdir):
                     deny(event, resolved or "unresolvable path")
         elif event == _START:
             if "start" in state:
@@ -274,14 +282,15 @@ def _run(program: str, test: str) -> None:
     """Run program then test in one namespace, builtins and signal handlers restored in between, then ask the guard
     to prove completion. Everything used after the program starts is a local bound before it: a program cannot
     reach into a running frame to change them."""
+    import _signal
     import builtins
 
     audit, start, finish, run, table, module = sys.audit, _START, _FINISH, exec, builtins.__dict__, builtins
     clear, update, set_timer, set_handler, handler_of = (
-        table.clear, table.update, signal.setitimer, signal.signal, signal.getsignal)
+        table.clear, table.update, _signal.setitimer, _signal.signal, _signal.getsignal)
     saved_builtins = tuple(table.items())
-    saved_handlers = tuple((signum, handler_of(signum)) for signum in signal.valid_signals())
-    timers = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+    saved_handlers = tuple((signum, handler_of(signum)) for signum in _signal.valid_signals())
+    timers = (_signal.ITIMER_REAL, _signal.ITIMER_VIRTUAL, _signal.ITIMER_PROF)
     program_code = compile(program, "program.py", "exec", dont_inherit=True)
     test_code = compile(test, "test.py", "exec", dont_inherit=True)
     namespace = {"__name__": "program", "__builtins__": module}

@@ -1,0 +1,66 @@
+"""The speed-quality frontier: accuracy against NFE and against measured wall-clock speed-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def family(result: dict) -> str:
+    """The line a point belongs to: planner, with the spacing filter and NFE matching told apart."""
+    options = result["options"]
+    name = result["planner"]
+    if options.get("start_stride"):
+        name += " + spacing"
+    if options.get("match"):
+        name += " (NFE-matched)"
+    if name == "confidence" and not options:
+        name = "token-by-token"
+    return name
+
+
+def pareto(points: list[tuple[float, float]], lower_x_better: bool) -> list[int]:
+    """Indices of points no other point beats on both accuracy (higher) and cost (x)."""
+    best = []
+    for i, (x, y) in enumerate(points):
+        dominated = any((x2 <= x if lower_x_better else x2 >= x) and y2 >= y and (x2, y2) != (x, y)
+                        for x2, y2 in points)
+        if not dominated:
+            best.append(i)
+    return best
+
+
+def plot_frontier(results: list[dict], path: str | Path, title: str = "") -> None:
+    """Two panels (accuracy vs NFE; accuracy vs wall-clock speed-up), one line per planner family, Pareto-best
+    points ringed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    from unmask.evaluate.sweep import with_speedups
+
+    rows = with_speedups(results)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, key, xlabel, lower in ((axes[0], "mean_nfe", "NFE per sample (log)", True),
+                                   (axes[1], "wall_speedup", "wall-clock speed-up over token-by-token", False)):
+        families = {}
+        for r in rows:
+            families.setdefault(family(r), []).append(r)
+        for name, members in sorted(families.items()):
+            members = sorted(members, key=lambda r: r[key])
+            ax.plot([r[key] for r in members], [100 * r["accuracy"] for r in members], marker="o", label=name)
+        points = [(r[key], 100 * r["accuracy"]) for r in rows]
+        for i in pareto(points, lower_x_better=lower):
+            ax.scatter([points[i][0]], [points[i][1]], s=160, facecolors="none", edgecolors="black", linewidths=1.4)
+        if key == "mean_nfe":
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc="best")
+    fig.suptitle(f"{title} (ringed: Pareto-best)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

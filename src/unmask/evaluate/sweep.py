@@ -1,0 +1,114 @@
+"""`unmask sweep`: a grid of planners x block lengths (x tau / gamma / spacing) through the resumable eval runs,
+with the token-by-token reference and the NFE-matched confidence baseline always included.
+
+Writes `results.jsonl` (one summary per config, appended as each finishes), `table.md` and `frontier.png`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from unmask.config import DecodeConfig
+from unmask.evaluate.harness import evaluate
+from unmask.evaluate.records import append_records, read_records
+
+ADAPTIVE = {"threshold": "tau", "entropy_bound": "gamma"}
+
+
+def sweep_configs(planners: list[str], block_lengths: list[int], base: DecodeConfig, taus: list[float],
+                  gammas: list[float], start_strides: list[float]) -> list[DecodeConfig]:
+    """The grid: for each block length, the token-by-token reference, the NFE-matched confidence baseline, then
+    each requested planner (adaptive ones at each tau / gamma, with each spacing stride; 0 = no spacing)."""
+    configs = []
+    for block in block_lengths:
+        at = replace(base, block_length=block)
+        grid = [("confidence", {}), ("confidence", {"match": "dilated"})]
+        for planner in planners:
+            if planner in ADAPTIVE:
+                values = taus if planner == "threshold" else gammas
+                grid += [(planner, {ADAPTIVE[planner]: v, "start_stride": g}) for v in values for g in start_strides]
+            elif planner in ("confidence", "margin", "entropy", "random"):
+                grid += [(planner, {"match": "dilated"})]
+            else:
+                grid += [(planner, {})]
+        seen = []
+        for planner, options in grid:
+            config = replace(at, planner=planner, planner_options=options)
+            if config not in seen:
+                seen.append(config)
+        configs += seen
+    return configs
+
+
+def run_sweep(model, task, records, configs: list[DecodeConfig], out: str | Path, batch_size: int,
+              model_path: str | None, data: str | None, limit: int | None, seed: int, rank: int = 0, world: int = 1,
+              barrier=None) -> list[dict]:
+    """Evaluate every config (finished ones are skipped) and write the sweep's results, table and picture."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.jsonl"
+    done = {json.dumps(r["sweep_config"], sort_keys=True): r for r in read_records(results_path, repair=rank == 0)}
+    for config in configs:
+        key = json.dumps(config.to_dict(), sort_keys=True)
+        if key in done:
+            continue
+        summary = evaluate(model, task, records, config, out / "runs", batch_size=batch_size, model_path=model_path,
+                           data=data, limit=limit, seed=seed, rank=rank, world=world, barrier=barrier)
+        if summary is not None:
+            summary["block_length"] = config.block_length
+            summary["sweep_config"] = config.to_dict()
+            append_records(results_path, [summary])
+            done[key] = summary
+    if rank != 0:
+        return []
+    results = [done[json.dumps(c.to_dict(), sort_keys=True)] for c in configs]
+    (out / "table.md").write_text(markdown_table(results))
+    from unmask.evaluate.plots import plot_frontier
+
+    plot_frontier(results, out / "frontier.png", title=f"{task.name}: accuracy vs speed")
+    return results
+
+
+def label(result: dict) -> str:
+    """Planner and options, e.g. `threshold tau=0.9 g0=2`."""
+    options = dict(result["options"])
+    if options.get("start_stride") == 0:
+        options.pop("start_stride")
+    if result["planner"] == "confidence" and not options:
+        return "confidence (token-by-token)"
+    text = " ".join(f"{'g0' if k == 'start_stride' else k}={v}" for k, v in options.items())
+    return f"{result['planner']} {text}".strip()
+
+
+def with_speedups(results: list[dict]) -> list[dict]:
+    """Each result with `nfe_speedup` and `wall_speedup` over the token-by-token reference at its block length."""
+    reference = {r["block_length"]: r for r in results if r["planner"] == "confidence" and not r["options"]}
+    rows = []
+    for r in results:
+        ref = reference.get(r["block_length"])
+        nfe_up = ref["mean_nfe"] / r["mean_nfe"] if ref and r["mean_nfe"] else float("nan")
+        wall_up = ref["decode_seconds"] / r["decode_seconds"] if ref and r["decode_seconds"] else float("nan")
+        rows.append({**r, "nfe_speedup": nfe_up, "wall_speedup": wall_up})
+    return rows
+
+
+def markdown_table(results: list[dict]) -> str:
+    """planner, options, B, accuracy +- CI, NFE, speed-up in NFE and in wall time over token-by-token."""
+    lines = ["| B | planner | accuracy | 95% CI | NFE / sample | NFE speed-up | wall speed-up | n |",
+             "|---:|---|---:|---|---:|---:|---:|---:|"]
+    for r in with_speedups(results):
+        low, high = r["ci95"]
+        lines.append(f"| {r['block_length']} | {label(r)} | {100 * r['accuracy']:.1f} | [{100 * low:.1f}, "
+                     f"{100 * high:.1f}] | {r['mean_nfe']:.1f} | {r['nfe_speedup']:.2f}x | {r['wall_speedup']:.2f}x "
+                     f"| {r['samples']} |")
+    return "\n".join(lines) + "\n"
+
+
+def show(directory: str | Path) -> str:
+    """The table of a finished (or partial) sweep directory."""
+    path = Path(directory) / "results.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"no results.jsonl in {directory}: run `unmask sweep --out {directory}` first")
+    return markdown_table(read_records(path))
