@@ -212,7 +212,7 @@ def _train(args) -> int:
         cfg = replace(cfg, steps=args.steps)
     if args.batch_size is not None:
         cfg = replace(cfg, batch_size=args.batch_size)
-    model_dir = train(args.task.split(","), args.out, cfg, resume=args.resume)
+    model_dir = train(args.task.split(","), args.out, cfg, resume=args.resume, until=args.until)
     print(f"exported {model_dir}")
     return 0
 
@@ -265,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, help="total optimiser steps (overrides the preset)")
     train.add_argument("--batch-size", type=int, help="examples per step (overrides the preset)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    train.add_argument("--until", type=int, help="stop after this step (resume later with --resume)")
     train.set_defaults(func=_train)
     return parser
 

@@ -94,8 +94,13 @@ def export(model, tokenizer, out: Path, meta: dict) -> None:
     (out / "training.json").write_text(json.dumps(meta, indent=2))
 
 
-def train(tasks: list[str], out: str | Path, cfg: TrainConfig, resume: bool = False, log=print) -> Path:
-    """Train (or resume) and return the exported model directory `out/model`."""
+def train(tasks: list[str], out: str | Path, cfg: TrainConfig, resume: bool = False, until: int | None = None,
+          log=print) -> Path:
+    """Train (or resume) and return the exported model directory `out/model`.
+
+    `until` stops (with a checkpoint) after that step, with the schedule still planned for `cfg.steps`: a later
+    `resume=True` run continues exactly as an uninterrupted one would.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint_path, model_dir = out / "checkpoint.pt", out / "model"
@@ -135,8 +140,10 @@ def train(tasks: list[str], out: str | Path, cfg: TrainConfig, resume: bool = Fa
                TimeElapsedColumn(), TimeRemainingColumn()]
     began, window = time.time(), []
     with Progress(*columns) as progress:
+        plain_log = not progress.console.is_terminal  # a log file gets one line per 50 steps instead of a bar
         bar = progress.add_task("train", total=cfg.steps, completed=start, loss=0.0, acc=0.0, rate=0.0)
-        for step in range(start, cfg.steps):
+        stop = cfg.steps if until is None else min(until, cfg.steps)
+        for step in range(start, stop):
             tick = time.time()
             batch = mixture.batch(step)
             for group in optimizer.param_groups:
@@ -148,12 +155,15 @@ def train(tasks: list[str], out: str | Path, cfg: TrainConfig, resume: bool = Fa
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             window.append((loss.item(), acc, cfg.batch_size / (time.time() - tick)))
-            if (step + 1) % 10 == 0 or step + 1 == cfg.steps:
+            if (step + 1) % 10 == 0 or step + 1 == stop:
                 mean = [sum(v) / len(window) for v in zip(*window)]
                 history.append({"step": step + 1, "loss": mean[0], "acc": mean[1], "seconds": time.time() - began})
                 progress.update(bar, completed=step + 1, loss=mean[0], acc=mean[1], rate=mean[2])
                 window = []
-            if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
+                if plain_log and ((step + 1) % 50 == 0 or step + 1 == cfg.steps):
+                    log(f"step {step + 1}/{cfg.steps} loss {mean[0]:.4f} acc {mean[1]:.4f} "
+                        f"{mean[2]:.0f} ex/s {time.time() - began:.0f}s")
+            if (step + 1) % cfg.save_every == 0 or step + 1 == stop:
                 _save(out, model, tokenizer, optimizer, generator, cfg, step + 1, history, params, tasks)
     return model_dir
 
