@@ -44,17 +44,18 @@ class CachedRunner:
             FloatTensor (A, K, V).
         """
         out = None
-        fresh = step == 0
+        fresh = step == 0  # host (A,)
         for part, is_fresh in ((fresh, True), (~fresh, False)):
             if not bool(part.any()):
                 continue
+            on_device = part.to(ids.device)
             logits = (self._full if is_fresh else self._cached)(
-                ids[part], None if attention is None else attention[part], positions[part], slots[part],
-                block_start, block_end)
+                ids[on_device], None if attention is None else attention[on_device], positions[on_device],
+                slots[part], block_start, block_end)
             logits = _pad_columns(logits, width)
             if out is None:
                 out = logits.new_empty(len(ids), width, logits.shape[-1])
-            out[part] = logits
+            out[on_device] = logits
         return out
 
     def _full(self, ids, attention, positions, slots, s, e) -> torch.Tensor:

@@ -153,14 +153,17 @@ class _Decoder:
             raise ValueError(f"a prompt contains the mask token id {model.mask_id}: remove it from the prompt")
         device = model.device
         B = len(prompt_ids)
-        self.x = torch.full((B, total), model.mask_id, dtype=torch.long)
+        # K scratch columns after the sequence take the padding columns of a short last block; never fed to the model
+        self.x = torch.full((B, total + self.K), model.mask_id, dtype=torch.long)
+        self.x[:, total:] = model.pad_id
         self.attention = torch.zeros(B, total, dtype=torch.long)
         for row, ids in enumerate(prompt_ids):
             self.x[row, : self.P - len(ids)] = model.pad_id
             self.x[row, self.P - len(ids) : self.P] = torch.tensor(ids, dtype=torch.long)
             self.attention[row, self.P - len(ids) :] = 1
-        self.x, self.attention = self.x.to(device), self.attention.to(device)
         self.padded = bool((self.attention == 0).any())
+        self.x, self.attention = self.x.to(device), self.attention.to(device)
+        self.tokens = torch.full((B, self.G), model.mask_id, dtype=torch.long)  # host copy of the generated region
         self.lengths = torch.tensor(config.block_lengths())  # (num_blocks,)
         self.block_steps = torch.tensor([  # (num_blocks,) calls each block is scheduled for; 0 = adaptive
             planner.steps_for(n, b, config.num_blocks) or 0 for b, n in enumerate(config.block_lengths())
@@ -170,7 +173,7 @@ class _Decoder:
         self.nfe = torch.zeros(B, dtype=torch.long)
         self.finished = torch.zeros(B, dtype=torch.bool)
         self.reveal_step = torch.zeros(B, self.G, dtype=torch.long)
-        self.stop_ids = torch.tensor(model.stop_ids or [-1], device=device)
+        self.stop_ids = torch.tensor(model.stop_ids or [-1])
         needs_rng = config.temperature > 0 or planner.name == "random"
         self.generators = _row_generators(config.seed, B) if needs_rng else None
         self.calls = 0
@@ -180,46 +183,57 @@ class _Decoder:
         with torch.inference_mode():
             while not bool(self.finished.all()):
                 self._call()
-        tokens = self.x[:, self.P :].cpu()
+        tokens = self.tokens
         texts = [self._text(row) for row in tokens.tolist()]
         return DecodeResult(tokens, texts, self.nfe.clone(), self.reveal_step, time.perf_counter() - began, self.config)
 
     def _call(self) -> None:
-        active = (~self.finished).nonzero().squeeze(-1)  # (A,)
+        """One model call for every unfinished row, then commit, with one device-to-host transfer."""
+        device = self.x.device
+        active = (~self.finished).nonzero().squeeze(-1)  # (A,) host bookkeeping
         block_index, step = self.block_index[active], self.step[active]
         block_len = self.lengths[block_index]  # (A,)
-        columns = self.P + block_index[:, None] * self.K + torch.arange(self.K)  # (A, K)
+        columns = self.P + block_index[:, None] * self.K + torch.arange(self.K)  # (A, K), short blocks reach scratch
         valid = torch.arange(self.K)[None, :] < block_len[:, None]  # (A, K)
-        columns = columns.clamp(max=self.x.shape[1] - 1).to(self.x.device)
+        rows_d, columns_d = active.to(device), columns.to(device)
 
-        logits = self._block_logits(active, block_index, columns, step)  # (A, K, V)
+        logits, bad = self._block_logits(rows_d, block_index, columns_d, step)  # (A, K, V), NaN flag (1,)
         self.calls += 1
         self.nfe[active] += 1
         logits = scoring.filter_logits(logits, self.config.top_k, self.config.top_p)
         generators = [self.generators[i] for i in active.tolist()] if self.generators else None
         proposal = scoring.propose(logits, self.config.temperature, generators)  # (A, K)
-        current = self.x[active[:, None], columns]  # (A, K)
-        eligible = (current == self.model.mask_id) & valid.to(current.device)
-        state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible.cpu(),
+        current = self.x[rows_d[:, None], columns_d]  # (A, K)
+        eligible = (current == self.model.mask_id) & valid.to(device)
+        state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible,
                           logits=logits, proposal=proposal, num_blocks=self.config.num_blocks, generators=generators)
-        selected = self._enforce(self.planner.select(state).to(eligible.device) & eligible, state)
-        hit_rows, hit_cols = selected.nonzero(as_tuple=True)  # only valid columns (clamped ones are never selected)
-        self.x[active[hit_rows], columns[hit_rows, hit_cols]] = proposal[hit_rows, hit_cols]
+        selected = self._enforce(self.planner.select(state) & eligible, state)
+        self.x[rows_d[:, None], columns_d] = torch.where(selected, proposal, current)
 
-        revealed = torch.zeros(len(self.x), self.G, dtype=torch.bool)
-        revealed[active[hit_rows].cpu(), (columns[hit_rows, hit_cols] - self.P).cpu()] = True
+        packed = torch.cat([eligible.long(), selected.long(), self.x[rows_d, self.P : self.P + self.G],
+                            bad.long().expand(len(active), 1)], 1).cpu()  # the call's one synchronisation
+        if bool(packed[0, -1]):
+            raise FloatingPointError(
+                "the model returned NaN logits: load it in a wider dtype (dtype=torch.float32) or check the weights"
+            )
+        eligible, selected = packed[:, : self.K].bool(), packed[:, self.K : 2 * self.K].bool()
+        self.tokens[active] = packed[:, 2 * self.K : -1]
+        revealed = torch.zeros(len(self.x), self.G + self.K, dtype=torch.bool)
+        revealed[active[:, None].expand_as(columns)[selected], (columns - self.P)[selected]] = True
+        revealed = revealed[:, : self.G]
         self.reveal_step[revealed] = self.nfe[:, None].expand_as(revealed)[revealed]
-        self._advance(active, eligible.cpu() & ~selected.cpu())
+        self._advance(active, eligible & ~selected)
         self._early_stop(active, revealed)
         if self.on_step is not None:
-            self.on_step(StepEvent(self.calls, active, self.x[:, self.P :].cpu().clone(), revealed,
-                                   self.finished.clone(), self.model.mask_id))
+            self.on_step(StepEvent(self.calls, active, self.tokens.clone(), revealed, self.finished.clone(),
+                                   self.model.mask_id))
 
-    def _block_logits(self, active, block_index, columns, step) -> torch.Tensor:
-        """One model call for the active rows; logits of their current block. Returns (A, K, V)."""
-        ids = self.x[active]
+    def _block_logits(self, active, block_index, columns, step) -> tuple[torch.Tensor, torch.Tensor]:
+        """One model call for the active rows. Returns their current block's logits (A, K, V) and whether any
+        were NaN (a BoolTensor (1,) left on the device, read with the call's one transfer)."""
+        ids = self.x[active, : self.attention.shape[1]]
         attention = self.attention[active] if self.padded else None
-        slots = active
+        slots = active.cpu()
         if self.config.cfg_scale > 0:  # the unconditional rows mask the real prompt tokens; both run in one call
             unconditional = ids.clone()
             prompt = torch.zeros_like(ids, dtype=torch.bool)
@@ -230,47 +244,50 @@ class _Decoder:
             ids = torch.cat([ids, unconditional])
             attention = None if attention is None else attention.repeat(2, 1)
             block_index, columns, step = block_index.repeat(2), columns.repeat(2, 1), step.repeat(2)
-            slots = torch.cat([active, active + len(self.x)])
+            slots = torch.cat([slots, slots + len(self.x)])
         logits = self._forward(ids, attention, block_index, columns, step, slots)  # (A or 2A, K, V)
         if self.config.cfg_scale > 0:
             cond, uncond = logits.chunk(2)
             logits = uncond + (self.config.cfg_scale + 1) * (cond - uncond)
-        if torch.isnan(logits).any():
-            raise FloatingPointError(
-                "the model returned NaN logits: load it in a wider dtype (dtype=torch.float32) or check the weights"
-            )
+        bad = torch.isnan(logits).any().view(1)
         logits = logits.float()
         logits[..., self.model.mask_id] = -torch.inf  # committing [MASK] itself would leave the position masked
-        return logits
+        return logits, bad
 
     def _forward(self, ids, attention, block_index, columns, step, slots) -> torch.Tensor:
         """Logits of the block columns, (A, K, V): a full forward, or cached calls grouped by block."""
         if self.runner is None:
             full = self.model(ids, attention)  # (A, L, V)
-            return full.gather(1, columns[:, :, None].expand(-1, -1, full.shape[-1]))
+            inside = columns.clamp(max=full.shape[1] - 1)  # scratch columns read any logits; they are never eligible
+            return full.gather(1, inside[:, :, None].expand(-1, -1, full.shape[-1]))
         positions = positions_from_mask(attention) if attention is not None else \
             torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
         out = None
         for block in block_index.unique().tolist():
-            group = block_index == block
+            group = block_index == block  # host (A,)
+            on_device = group.to(ids.device)
             start = self.P + block * self.K
             end = start + int(self.lengths[block])
-            logits = self.runner(ids[group], None if attention is None else attention[group], positions[group],
-                                 slots[group], start, end, step[group], self.K)
+            logits = self.runner(ids[on_device], None if attention is None else attention[on_device],
+                                 positions[on_device], slots[group], start, end, step[group], self.K)
             if out is None:
                 out = logits.new_empty(len(ids), self.K, logits.shape[-1])
-            out[group] = logits
+            out[on_device] = logits
         return out
 
     def _enforce(self, selected: torch.Tensor, state: StepState) -> torch.Tensor:
-        """At least one reveal per unfinished row; everything left on a block's last scheduled call."""
-        eligible = state.eligible.to(selected.device)
-        empty = ~selected.any(-1) & eligible.any(-1)
-        if bool(empty.any()):
-            selected = selected | (best_position(state.confidence, state.eligible).to(selected.device) & empty[:, None])
-        scheduled = self.block_steps[state.block_index]  # (A,)
-        last = (scheduled > 0) & (state.step + 1 >= scheduled)
-        return torch.where(last.to(selected.device)[:, None], eligible, selected)
+        """At least one reveal per unfinished row; everything left on a block's last scheduled call. Branch-free, so
+        no device synchronisation: the fallback ranks by the planner's confidence when it computed one, else by the
+        proposal's logit."""
+        eligible = state.eligible
+        empty = ~selected.any(-1) & eligible.any(-1)  # (A,)
+        scores = state.__dict__.get("confidence")
+        if scores is None:
+            scores = state.logits.gather(-1, state.proposal.unsqueeze(-1)).squeeze(-1)
+        selected = selected | (best_position(scores, eligible) & empty[:, None])
+        scheduled = self.block_steps[state.block_index]  # (A,) host
+        last = ((scheduled > 0) & (state.step + 1 >= scheduled)).to(selected.device)
+        return torch.where(last[:, None], eligible, selected)
 
     def _advance(self, active, still_masked) -> None:
         """Step counters; a row whose block is full moves to its next block (or finishes after the last)."""
@@ -280,31 +297,33 @@ class _Decoder:
         self.finished[active] |= self.block_index[active] >= self.config.num_blocks
 
     def _early_stop(self, active, revealed) -> None:
-        """Finish rows that committed EOS (or a stop string) with everything before it revealed; fill with EOS."""
+        """Finish rows that committed EOS (or a stop string) with everything before it revealed; fill with EOS.
+        Works on the host copy of the tokens; the fill is written to the device too."""
         if not (self.config.eos_early_stop or self.config.stop):
             return
         rows = active[~self.finished[active]]
         if not len(rows):
             return
-        gen = self.x[rows, self.P :]  # (R, G)
+        gen = self.tokens[rows]  # (R, G)
         masked = gen == self.model.mask_id
-        ends = torch.full((len(rows),), self.G, dtype=torch.long)  # first position after which nothing is needed
+        ends = torch.full((len(rows),), self.G, dtype=torch.long)  # the position that ends each row, G if none
         if self.config.eos_early_stop:
             is_stop = torch.isin(gen, self.stop_ids) & ~masked
-            first = torch.where(is_stop.any(-1), is_stop.float().argmax(-1), self.G).cpu()
-            ends = torch.minimum(ends, first)
+            ends = torch.where(is_stop.any(-1), is_stop.float().argmax(-1), ends)
         if self.config.stop:
-            ends = torch.minimum(ends, self._stop_string_ends(gen.cpu(), masked.cpu()))
+            ends = torch.minimum(ends, self._stop_string_ends(gen, masked))
         positions = torch.arange(self.G)
-        clear_before = ~(masked.cpu() & (positions[None, :] < ends[:, None])).any(-1)
+        clear_before = ~(masked & (positions[None, :] < ends[:, None])).any(-1)
         stopping = (ends < self.G) & clear_before
-        for i in stopping.nonzero().squeeze(-1).tolist():
-            row = int(rows[i])
-            fill = masked[i].cpu() & (positions > ends[i])
-            self.x[row, self.P :][fill.to(self.x.device)] = self.model.eos_id
-            revealed[row] |= fill
-            self.reveal_step[row, fill] = self.nfe[row]
-            self.finished[row] = True
+        if not bool(stopping.any()):
+            return
+        fill = masked & (positions[None, :] > ends[:, None]) & stopping[:, None]  # (R, G)
+        stopped = rows[stopping]
+        self.tokens[rows] = torch.where(fill, self.model.eos_id, gen)
+        self.x[stopped.to(self.x.device), self.P : self.P + self.G] = self.tokens[stopped].to(self.x.device)
+        revealed[rows] |= fill
+        self.reveal_step[rows] = torch.where(fill, self.nfe[rows, None], self.reveal_step[rows])
+        self.finished[stopped] = True
 
     def _stop_string_ends(self, gen: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
         """Per row, the position of the token that completes a stop string in the revealed prefix (G if none)."""

@@ -21,6 +21,9 @@ from unmask import scoring
 class StepState:
     """One call's view of the current block of each active row (A rows, blocks padded to K positions).
 
+    `step`, `block_index` and `block_len` are host (CPU) bookkeeping; `eligible`, `logits` and `proposal` live on the
+    model's device, and a planner returns its selection there.
+
     Attributes:
         step: LongTensor (A,), 0-based index of this call within the row's current block.
         block_index: LongTensor (A,), index of the row's current block.
@@ -97,13 +100,14 @@ def top_k_mask(scores: torch.Tensor, eligible: torch.Tensor, k: torch.Tensor) ->
     """
     ranked = scores.masked_fill(~eligible, -torch.inf)
     order = torch.sort(ranked, dim=-1, descending=True, stable=True).indices  # (A, K)
-    rank = torch.empty_like(order).scatter_(-1, order, torch.arange(order.shape[-1]).expand_as(order))
-    return eligible & (rank < k.unsqueeze(-1))
+    positions = torch.arange(order.shape[-1], device=order.device).expand_as(order)
+    rank = torch.empty_like(order).scatter_(-1, order, positions)
+    return eligible & (rank < k.to(order.device).unsqueeze(-1))
 
 
 def best_position(scores: torch.Tensor, eligible: torch.Tensor) -> torch.Tensor:
     """One-hot of the highest-scoring eligible position per row (none for rows with nothing eligible). (A, K) -> (A, K)."""
-    return top_k_mask(scores, eligible, torch.ones(scores.shape[0], dtype=torch.long))
+    return top_k_mask(scores, eligible, torch.ones(scores.shape[0], dtype=torch.long, device=scores.device))
 
 
 def split_evenly(total: int, parts: int) -> list[int]:

@@ -122,7 +122,8 @@ class Random(_BudgetPlanner):
 
     def scores(self, state: StepState) -> torch.Tensor:
         width = state.eligible.shape[1]
-        return torch.stack([torch.rand(width, generator=g, dtype=torch.float64) for g in state.generators])
+        scores = torch.stack([torch.rand(width, generator=g, dtype=torch.float64) for g in state.generators])
+        return scores.to(state.eligible.device)
 
 
 @dataclass(frozen=True)
@@ -137,5 +138,6 @@ class LeftToRight(Planner):
         return block_len
 
     def select(self, state: StepState) -> torch.Tensor:
-        leftmost = -torch.arange(state.eligible.shape[1], dtype=torch.float64).expand(state.eligible.shape)
-        return top_k_mask(leftmost, state.eligible, torch.ones(state.eligible.shape[0], dtype=torch.long))
+        leftmost = -torch.arange(state.eligible.shape[1], dtype=torch.float64, device=state.eligible.device)
+        return top_k_mask(leftmost.expand(state.eligible.shape), state.eligible,
+                          torch.ones(state.eligible.shape[0], dtype=torch.long))

@@ -75,17 +75,16 @@ class _GroupedPlanner(Planner):
 
     def select(self, state: StepState) -> torch.Tensor:
         width = state.eligible.shape[1]
-        due = torch.zeros_like(state.eligible)  # (A, K): offsets whose group has come
+        due = torch.zeros(state.eligible.shape, dtype=torch.bool)  # (A, K) host: offsets whose group has come
         for length in state.block_len.unique().tolist():
             rows = state.block_len == length
             table = group_table(self.groups(length), width)  # (S, K)
-            step = state.step[rows].clamp(max=table.shape[0] - 1)
-            due[rows] = table[step]
-        selected = state.eligible & due
+            due[rows] = table[state.step[rows].clamp(max=table.shape[0] - 1)]
+        selected = state.eligible & due.to(state.eligible.device)
         if self.defer_below is not None:
             last = state.step + 1 >= torch.tensor([len(self.groups(n)) for n in state.block_len.tolist()])
             confident = state.confidence >= self.defer_below
-            selected &= confident | last.unsqueeze(-1)
+            selected &= confident | last.to(selected.device).unsqueeze(-1)
         return selected
 
 

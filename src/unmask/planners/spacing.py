@@ -25,9 +25,10 @@ def space_out(candidates: torch.Tensor, priority: torch.Tensor, masked_left: tor
         BoolTensor (A, K), a subset of `candidates`.
     """
     rows, width = candidates.shape
+    block_len = block_len.to(candidates.device)
     gap = torch.clamp(torch.floor(masked_left * start_stride / block_len), min=2)  # (A,)
     order = torch.sort(priority.masked_fill(~candidates, -torch.inf), dim=-1, descending=True, stable=True).indices
-    positions = torch.arange(width)
+    positions = torch.arange(width, device=candidates.device)
     accepted = torch.zeros_like(candidates)
     for rank in range(width):  # greedy and sequential by nature; vectorised over rows, at most K small steps
         pos = order[:, rank]  # (A,)
