@@ -288,6 +288,7 @@ def _run(program: str, test: str) -> None:
     audit, start, finish, run, table, module = sys.audit, _START, _FINISH, exec, builtins.__dict__, builtins
     clear, update, set_timer, set_handler, handler_of = (
         table.clear, table.update, _signal.setitimer, _signal.signal, _signal.getsignal)
+    flush_stderr, stream_errors = sys.stderr.flush, (OSError, ValueError)
     saved_builtins = tuple(table.items())
     saved_handlers = tuple((signum, handler_of(signum)) for signum in _signal.valid_signals())
     timers = (_signal.ITIMER_REAL, _signal.ITIMER_VIRTUAL, _signal.ITIMER_PROF)
@@ -305,6 +306,10 @@ def _run(program: str, test: str) -> None:
     update(saved_builtins)
     namespace["__builtins__"] = module
     run(test_code, namespace)
+    try:  # what the program wrote to stderr reaches the parent (the guard ends the process without flushing)
+        flush_stderr()
+    except stream_errors:  # the program closed it
+        pass
     audit(finish)
 
 

@@ -1,16 +1,19 @@
 """Run untrusted code (benchmark completions) in a throwaway, locked-down subprocess: `run_code`.
 
-Each run gets its own process and its own temporary working directory, deleted afterwards. What the child does to
-protect the evaluator is described in `_sandbox_child.py`; in short: new network and PID namespaces where the kernel
-allows them, root dropped to `nobody`, limits on memory, CPU, file size, processes and core dumps, an environment
-without the evaluator's variables, and an audit hook that ends the program when it starts processes, signals other
-ones, opens sockets, loads ctypes, or writes outside its working directory. The parent kills the whole process group
-at the wall-clock limit, and trusts no exit status: a run passes only when the child's guard wrote the run's random
-token to a file the program itself cannot write.
+Each run gets its own process (`python -I -S`: the standard library only, no site-packages) and its own temporary
+working directory, deleted afterwards. What the child does to protect the evaluator is described in
+`_sandbox_child.py`; in short: new network and PID namespaces where the kernel allows them, root dropped to `nobody`,
+limits on memory, CPU, file size, processes and core dumps, an environment without the evaluator's variables, and an
+audit hook that ends the program when it starts processes, signals other ones, opens sockets, loads ctypes, writes
+outside its working directory or reads files outside it and the Python installation. The parent kills the whole
+process group at the wall-clock limit and trusts no exit status: a run passes only when the child's guard wrote the
+run's random token to a file the program itself cannot write.
 
-This stops accidents and the usual reward hacks (early exits, patched builtins or `AssertionError`, fake output). It
-is not a boundary against a determined attacker: CPython audit hooks can be bypassed by native code, and
-`os.mkfifo`/`os.mknod` are not audited. Run code from untrusted people inside a VM or container as well.
+This stops accidents and the usual reward hacks (early exits, patched builtins or `AssertionError`, fake output).
+It is not a boundary against a determined attacker: CPython audit hooks can be bypassed by native code, `os.mkfifo`
+and `os.mknod` are not audited (they can create empty entries wherever the OS lets the program), and a program can
+still fool a weak test by itself (say, returning an object whose `__eq__` is always true). Run code from untrusted
+people inside a VM or container as well.
 """
 
 from __future__ import annotations

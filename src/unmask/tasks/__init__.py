@@ -5,12 +5,20 @@ from __future__ import annotations
 from unmask.tasks.arith import Arith
 from unmask.tasks.base import Task
 from unmask.tasks.countdown import Countdown
+from unmask.tasks.gsm8k import GSM8K
+from unmask.tasks.humaneval import HumanEval
+from unmask.tasks.math500 import MATH500
+from unmask.tasks.mbpp import MBPP
 from unmask.tasks.sudoku import Sudoku
 
 _TASKS = {
     "arith": Arith,
     "countdown": Countdown,
     "sudoku": Sudoku,
+    "gsm8k": GSM8K,
+    "math500": MATH500,
+    "humaneval": HumanEval,
+    "mbpp": MBPP,
 }
 
 
@@ -25,4 +33,5 @@ def get_task(name: str, **options) -> Task:
     return _TASKS[name](**options)
 
 
-__all__ = ["Task", "Arith", "Countdown", "Sudoku", "available_tasks", "get_task"]
+__all__ = ["Task", "Arith", "Countdown", "GSM8K", "HumanEval", "MATH500", "MBPP", "Sudoku", "available_tasks",
+           "get_task"]

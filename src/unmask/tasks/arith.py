@@ -8,9 +8,10 @@ number in the completion), exactly as GSM8K is.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
+from typing import ClassVar
 
+from unmask.tasks.answers import extract_number
 from unmask.tasks.base import Task
 
 _NAMES = ["Tom", "Ana", "Ben", "Mia", "Sam", "Lea", "Max", "Zoe", "Leo", "Ivy", "Dan", "Eva"]
@@ -19,25 +20,14 @@ _ADD = ["{p} buys {b} more.", "{p} finds {b} more.", "{p} gets {b} more from a f
 _SUB = ["{p} gives away {b}.", "{p} loses {b}.", "{p} sells {b}."]
 _MUL = ["Then {p} gets {b} times as many."]
 _DIV = ["{p} splits them into {b} equal piles and keeps one pile."]
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _MAX_VALUE = 999
-
-
-def extract_number(completion: str) -> str | None:
-    """The number after `####`, else the last number in the text; commas removed, `.0` dropped."""
-    text = completion.replace(",", "")
-    tail = text.split("####", 1)[1] if "####" in text else text
-    numbers = _NUMBER.findall(tail) if "####" in text else _NUMBER.findall(text)
-    if not numbers:
-        return None
-    number = numbers[0] if "####" in text else numbers[-1]
-    return number[:-2] if number.endswith(".0") else number
 
 
 @dataclass(frozen=True)
 class Arith(Task):
     name: str = "arith"
     gen_length: int = 48
+    fields: ClassVar[tuple[str, ...]] = ("question", "answer")
     min_ops: int = 2
     max_ops: int = 4
 

@@ -14,6 +14,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import ClassVar
 
 from unmask.tasks.base import Task
 
@@ -57,6 +58,7 @@ def check_solution(operands: list[int], target: int, completion: str) -> bool:
 @dataclass(frozen=True)
 class Countdown(Task):
     name: str = "countdown"
+    fields: ClassVar[tuple[str, ...]] = ("input", "output")
     gen_length: int = 48
     min_operands: int = 3
     max_operands: int = 5

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import ClassVar
 
 from unmask.tasks.base import Task
 
@@ -50,6 +51,7 @@ def is_valid_solution(puzzle: list[list[int]], grid: list[list[int]]) -> bool:
 @dataclass(frozen=True)
 class Sudoku(Task):
     name: str = "sudoku"
+    fields: ClassVar[tuple[str, ...]] = ("input", "output")
     gen_length: int = 32
     min_givens: int = 4
     max_givens: int = 12

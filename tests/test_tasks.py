@@ -1,0 +1,327 @@
+"""Unit tests for every task: registry, prompts, answer extraction and scoring (references right, wrong answers
+wrong)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from unmask.tasks import GSM8K, MATH500, MBPP, HumanEval, available_tasks, get_task
+from unmask.tasks.answers import extract_number
+from unmask.tasks.countdown import check_solution
+from unmask.tasks.latex import equivalent, last_boxed, normalise
+
+SYNTHETIC = ["arith", "countdown", "sudoku"]
+CHAT_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}<|assistant|>"
+
+
+class ChatTokenizer:
+    """The part of a Hugging Face tokenizer the tasks use when it has a chat template."""
+
+    chat_template = "stub"
+
+    def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+        assert tokenize is False and add_generation_prompt is True
+        return "".join(f"<{m['role']}>{m['content']}</{m['role']}>" for m in messages) + "<assistant>"
+
+
+# registry
+
+
+def test_registry_lists_every_task():
+    assert available_tasks() == sorted(["arith", "countdown", "sudoku", "gsm8k", "math500", "humaneval", "mbpp"])
+
+
+def test_get_task_passes_options_and_rejects_unknown_names():
+    assert get_task("countdown", max_operands=3).max_operands == 3
+    assert get_task("gsm8k", num_fewshot=0).name == "gsm8k"
+    with pytest.raises(ValueError, match="unknown task 'gsm9k'.*gsm8k"):
+        get_task("gsm9k")
+
+
+def test_every_task_declares_its_fields():
+    expected = {"arith": ("question", "answer"), "countdown": ("input", "output"), "sudoku": ("input", "output"),
+                "gsm8k": ("question", "answer"), "math500": ("problem", "answer"),
+                "mbpp": ("text", "code", "test_list")}
+    for name, fields in expected.items():
+        assert get_task(name).fields == fields
+    assert {"prompt", "test", "entry_point"} <= set(get_task("humaneval").fields)
+
+
+# synthetic tasks
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_generation_is_deterministic_per_seed(name):
+    task = get_task(name)
+    assert task.generate(20, seed=3) == task.generate(20, seed=3)
+    assert task.generate(20, seed=3) != task.generate(20, seed=4)
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_reference_target_scores_true(name):
+    task = get_task(name)
+    for item in task.generate(200, seed=0):
+        assert task.score(item, task.target(item)), item
+        assert task.extract(task.target(item)) == task.gold(item)
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_wrong_answers_score_false(name):
+    task = get_task(name)
+    for item in task.generate(50, seed=1):
+        assert not task.score(item, "")
+        assert not task.score(item, "garbage")
+    for item in task.generate(50, seed=2):
+        assert not task.score(item, _corrupt(name, task.target(item)))
+
+
+def _corrupt(name: str, target: str) -> str:
+    """The reference target with its final answer changed: the last number +1 (arith, countdown), or the first two
+    cells of the grid swapped (sudoku)."""
+    if name == "sudoku":
+        return target[1] + target[0] + target[2:] if target[0] != target[1] else "1111" + target[4:]
+    head, _, last = target.rpartition("=" if name == "countdown" else " ")
+    return f"{head}{'=' if name == 'countdown' else ' '}{int(last) + 1}"
+
+
+def test_arith_scores_the_marked_number_else_the_last():
+    task = get_task("arith")
+    item = {"question": "q", "answer": "2+3=5\n#### 5"}
+    assert task.score(item, "2+3=5\n#### 5\nthen 7")
+    assert task.score(item, "so the answer is 5")
+    assert not task.score(item, "#### 6\n5")
+    assert task.prompt(item) == "Question: q\nAnswer:\n"
+
+
+def test_extract_number_still_importable_from_arith():
+    from unmask.tasks.arith import extract_number as from_arith
+
+    assert from_arith is extract_number
+
+
+@pytest.mark.parametrize("text, number", [
+    ("#### 42", "42"), ("blah 3 then 4\n#### 1,234", "1234"), ("it is 18.00 dollars", "18"), ("-7 and 5.0", "5"),
+    ("$1,000,000 total", "1000000"), ("answer: 0.50", "0.5"), ("#### -0", "0"), ("no digits", None),
+    ("18.", "18"), ("#### 3\n#### 4", "3"),
+])
+def test_extract_number(text, number):
+    assert extract_number(text) == number
+
+
+def test_countdown_checker():
+    assert check_solution([44, 15, 79], 50, "44-15=29,79-29=50")
+    assert check_solution([6, 4, 2], 5, "6*4=24,24/2=12") is False  # does not reach the target
+    assert not check_solution([44, 15, 79], 50, "44-15=29,79-29=51")  # wrong arithmetic
+    assert not check_solution([44, 15, 79], 50, "44-15=29,44-29=15")  # 44 used twice
+    assert not check_solution([44, 15, 79], 50, "44-15=29,29-15=14")  # reuses 15, never uses 79
+    assert not check_solution([7, 2, 5], 1, "7/2=3,5-3=2")  # inexact division
+    assert not check_solution([3, 9, 2], 7, "9-2=7")  # leaves 3 unused
+    assert not check_solution([3, 9, 2], 1, "2-3=1")  # negative intermediate written as positive
+    assert not check_solution([3, 9], 12, "3 + 9 = 12")  # spaces are not the format
+
+
+def test_countdown_scores_first_line_only():
+    task = get_task("countdown")
+    item = {"input": "44,15,79,50", "output": "44-15=29,79-29=50"}
+    assert task.score(item, "44-15=29,79-29=50\nmore text")
+    assert not task.score(item, "44-15=29\n79-29=50")  # the second line is not read
+    assert task.prompt(item) == "Use 44,15,79 to make 50.\nEquations:\n"
+
+
+def test_sudoku_rejects_changed_givens_and_broken_units():
+    task = get_task("sudoku")
+    item = {"input": "1003\n0300\n3210\n4132", "output": "1423\n2341\n3214\n4132"}
+    assert task.score(item, "1423\n2341\n3214\n4132")
+    other_solution_changing_a_given = "2413\n1324\n3142\n4231"  # a valid grid, but the first given 1 became 2
+    assert not task.score(item, other_solution_changing_a_given)
+    assert not task.score(item, "1423\n2341\n3214\n4123")  # the givens 3 and 2 of the last row swapped
+    assert not task.score(item, "1234\n3412\n2143\n4321")  # a valid grid that ignores the givens
+    assert not task.score(item, "1423\n2341\n3214")  # incomplete
+
+
+def test_sudoku_accepts_any_valid_solution_of_an_ambiguous_puzzle():
+    task = get_task("sudoku")
+    item = {"input": "0000\n0000\n0000\n0000", "output": "1234\n3412\n2143\n4321"}
+    assert task.score(item, "2143\n4321\n1234\n3412")
+
+
+# gsm8k
+
+GSM_ITEM = {"question": "Ann has 3 bags of 4 apples. How many apples?", "answer": "3*4=<<3*4=12>>12\n#### 12"}
+SHOTS = ({"question": "What is 1+1?", "answer": "1+1=2\n#### 2"}, {"question": "What is 2*3?", "answer": "#### 6"})
+
+
+def test_gsm8k_zero_shot_prompt_is_lm_eval_style():
+    assert GSM8K().prompt(GSM_ITEM) == "Question: Ann has 3 bags of 4 apples. How many apples?\nAnswer:"
+
+
+def test_gsm8k_few_shot_prompt():
+    prompt = GSM8K(num_fewshot=2, fewshot=SHOTS).prompt(GSM_ITEM)
+    assert prompt == ("Question: What is 1+1?\nAnswer: 1+1=2\n#### 2\n\nQuestion: What is 2*3?\nAnswer: #### 6\n\n"
+                      "Question: Ann has 3 bags of 4 apples. How many apples?\nAnswer:")
+    assert GSM8K(num_fewshot=1, fewshot=SHOTS).prompt(GSM_ITEM).count("Question:") == 2
+
+
+def test_gsm8k_few_shot_without_examples_names_the_fix():
+    with pytest.raises(ValueError, match="fewshot_path"):
+        GSM8K(num_fewshot=3).prompt(GSM_ITEM)
+    with pytest.raises(ValueError, match="num_fewshot"):
+        GSM8K(num_fewshot=-1)
+
+
+def test_gsm8k_uses_the_chat_template_when_there_is_one():
+    assert GSM8K().prompt(GSM_ITEM, ChatTokenizer()) == f"<user>{GSM8K().prompt(GSM_ITEM)}</user><assistant>"
+
+
+def test_gsm8k_with_a_real_tokenizer(tokenizer):
+    assert GSM8K().prompt(GSM_ITEM, tokenizer) == GSM8K().prompt(GSM_ITEM)  # no chat template: raw prompt
+    chat = copy.deepcopy(tokenizer)
+    chat.chat_template = CHAT_TEMPLATE
+    assert GSM8K().prompt(GSM_ITEM, chat) == f"<|user|>{GSM8K().prompt(GSM_ITEM)}<|end|><|assistant|>"
+
+
+def test_gsm8k_scoring():
+    task = GSM8K()
+    assert task.gold(GSM_ITEM) == "12"
+    assert task.score(GSM_ITEM, task.target(GSM_ITEM))
+    assert task.score(GSM_ITEM, " She has 3*4 = 12 apples.\n#### 12")
+    assert task.score(GSM_ITEM, " 3 bags times 4 is 12.00 apples")
+    assert task.score(GSM_ITEM, " #### 12\n\nQuestion: Bob has 5 pens. How many?\nAnswer: 5")  # cut at "Question:"
+    assert not task.score(GSM_ITEM, " 3*4 = 13\n#### 13")
+    assert not task.score(GSM_ITEM, " #### 13 (not 12)")
+    assert not task.score(GSM_ITEM, " I do not know")
+    assert "Question:" in task.stop
+
+
+# math500
+
+MATH_ITEM = {"problem": "What is $1/2 + 1/4$?", "answer": "\\frac{3}{4}"}
+
+
+@pytest.mark.parametrize("text, boxed", [
+    ("so $\\boxed{5}$.", "5"), ("\\boxed{\\frac{1}{2}} then \\boxed{x^{2}+1}", "x^{2}+1"),
+    ("\\boxed{\\left( 1, \\frac{2}{3} \\right)}", "\\left( 1, \\frac{2}{3} \\right)"), ("\\fbox{7}", "7"),
+    ("\\boxed 12$", "12"), ("\\boxed{3", None), ("no box", None), ("\\boxed{}", ""),
+])
+def test_last_boxed(text, boxed):
+    assert last_boxed(text) == boxed
+
+
+@pytest.mark.parametrize("answer, reference", [
+    ("\\frac12", "\\frac{1}{2}"), ("\\dfrac{3}{4}", "\\frac{3}{4}"), ("\\tfrac{3}{4}", "3/4"), ("0.75", "\\frac34"),
+    ("5.0", "5"), ("x = 5", "5"), ("y=2x+1", "2x+1"), ("10\\text{ cm}", "10"), ("36 \\text{ cm}^2", "36"),
+    ("30^\\circ", "30"), ("30^{\\circ}", "30"), ("50\\%", "50"), ("\\$12", "12"), ("1,000", "1000"),
+    ("\\left( 3, 2 \\right)", "(3,2)"), ("\\sqrt2", "\\sqrt{2}"), ("5\\sqrt2", "5\\sqrt{2}"), (".5", "\\frac{1}{2}"),
+    ("\\text{(B)}", "(B)"), ("-3/4", "-\\frac{3}{4}"), ("12 inches", "12"), ("\\frac{6}{8}", "0.75"),
+    ("3\\!\\cdot\\!4", "3\\cdot4"),
+])
+def test_equivalent_answers(answer, reference):
+    assert equivalent(answer, reference), (normalise(answer), normalise(reference))
+
+
+@pytest.mark.parametrize("answer, reference", [
+    ("\\frac{1}{3}", "0.33"), ("5", "6"), ("(3,2)", "(2,3)"), ("\\sqrt{3}", "\\sqrt{2}"), ("x+1", "x-1"),
+    ("\\frac{1}{0}", "1"), ("", "0"),
+])
+def test_different_answers(answer, reference):
+    assert not equivalent(answer, reference)
+
+
+def test_math500_prompt_and_scoring():
+    task = MATH500()
+    raw = task.prompt(MATH_ITEM)
+    assert raw.startswith("Problem: What is $1/2 + 1/4$?\n") and raw.endswith("\\boxed{}.\nSolution:")
+    chat = task.prompt(MATH_ITEM, ChatTokenizer())
+    assert chat.startswith("<user>What is $1/2 + 1/4$?\nPlease reason") and chat.endswith("</user><assistant>")
+    assert task.score(MATH_ITEM, task.target(MATH_ITEM))
+    assert task.score(MATH_ITEM, "Sum is $\\boxed{\\dfrac34}$.")
+    assert task.score(MATH_ITEM, "Sum is $\\boxed{0.75}$.")
+    assert task.score(MATH_ITEM, "\\boxed{1} is wrong; fixed: \\boxed{3/4}")  # the last box counts
+    assert not task.score(MATH_ITEM, "\\boxed{3/4} at first, then \\boxed{1}")
+    assert not task.score(MATH_ITEM, "The answer is 3/4.")  # no box
+    assert not task.score(MATH_ITEM, "\\boxed{\\frac{3}{5}}")
+    assert task.score(MATH_ITEM, "\\boxed{3/4}\n\nProblem: next one \\boxed{9}")  # cut at the next problem
+
+
+def test_math500_target_is_the_solution_when_present():
+    item = {**MATH_ITEM, "solution": "Adding, $\\boxed{\\frac{3}{4}}$."}
+    assert MATH500().target(item) == item["solution"]
+    assert MATH500().score(item, MATH500().target(item))
+
+
+# humaneval (made-up records; the real data is tested in test_benchmarks_data.py)
+
+HE_ITEM = {
+    "task_id": "Test/0", "entry_point": "double",
+    "prompt": 'def double(x: int) -> int:\n    """ Twice x.\n    >>> double(2)\n    4\n    """\n',
+    "canonical_solution": "    return 2 * x\n",
+    "test": "\n\ndef check(candidate):\n    assert candidate(2) == 4\n    assert candidate(-3) == -6\n",
+}
+
+
+def test_humaneval_prompt_is_the_function_stub():
+    assert HumanEval().prompt(HE_ITEM) == HE_ITEM["prompt"]
+    assert HumanEval().prompt(HE_ITEM, ChatTokenizer()) == HE_ITEM["prompt"]
+
+
+def test_humaneval_extract_cuts_a_body_at_stop_sequences():
+    task = HumanEval()
+    assert task.extract("    return 2 * x\n\ndef other():\n    pass\n") == "    return 2 * x\n"
+    assert task.extract("    return 2 * x\n\nprint(double(3))") == "    return 2 * x\n"
+    assert task.extract("    return 2 * x\n# done") == "    return 2 * x"
+    assert task.extract("    return 2 * x\n\nif __name__ == '__main__':\n    pass") == "    return 2 * x\n"
+    whole = "def double(x):\n    return x + x\n\ndef helper():\n    pass\n"
+    assert task.extract(whole) == whole  # a whole function is kept
+    assert task.extract("Here:\n```python\n    return x * 2\n```\nDone.") == "    return x * 2\n"
+
+
+def test_humaneval_scoring_runs_the_tests():
+    task = HumanEval(timeout=3)
+    assert task.score(HE_ITEM, task.target(HE_ITEM))
+    assert task.score(HE_ITEM, "    return x + x\n\ndef unrelated(:\n")  # junk after the stop sequence is cut
+    assert task.score(HE_ITEM, "def double(x):\n    return x * 2\n")
+    assert not task.score(HE_ITEM, "    return x * 3\n")
+    assert not task.score(HE_ITEM, "    return 2 * x +\n")  # syntax error
+    assert not task.score(HE_ITEM, "    pass\n")
+    assert not task.score(HE_ITEM, "    import sys\n    sys.exit(0)\n")  # exiting while check() runs
+
+
+# mbpp
+
+MBPP_ITEM = {"task_id": 1, "text": "Write a function to add two numbers.", "code": "def add(a, b):\r\n    return a + b",
+             "test_list": ["assert add(1, 2) == 3", "assert add(-1, 1) == 0"], "test_setup_code": ""}
+
+
+def test_mbpp_prompt_is_the_usual_format():
+    expected = ("You are an expert Python programmer, and here is your task: Write a function to add two numbers. "
+                "Your code should pass these tests:\n\nassert add(1, 2) == 3\nassert add(-1, 1) == 0\n")
+    assert MBPP().prompt(MBPP_ITEM) == expected
+    assert MBPP().prompt(MBPP_ITEM, ChatTokenizer()) == f"<user>{expected}</user><assistant>"
+
+
+def test_mbpp_extract():
+    task = MBPP()
+    assert task.extract("Sure:\n```python\ndef add(a, b):\n    return a + b\n```\nThat adds.") == \
+        "def add(a, b):\n    return a + b\n"
+    assert task.extract("```\ndef f():\n    pass\n```") == "def f():\n    pass\n"
+    assert task.extract("```python\ndef f():\n    pass") == "def f():\n    pass"  # unclosed block
+    assert task.extract("def f():\n    pass\n") == "def f():\n    pass\n"
+    assert task.extract("[BEGIN]\ndef f():\n    pass\n[DONE]\nmore") == "\ndef f():\n    pass\n"
+
+
+def test_mbpp_scoring_runs_the_asserts():
+    task = MBPP(timeout=3)
+    assert task.score(MBPP_ITEM, task.target(MBPP_ITEM))
+    assert task.score(MBPP_ITEM, "```python\ndef add(a, b):\n    return b + a\n```")
+    assert not task.score(MBPP_ITEM, "def add(a, b):\n    return a - b\n")
+    assert not task.score(MBPP_ITEM, "def add(a, b):\n    return 3\n")  # passes the first assert only
+    assert not task.score(MBPP_ITEM, "Just add them.")
+    assert not task.score(MBPP_ITEM, "def add(a, b):\n    return 3\nimport sys\nsys.exit(0)\n")
+
+
+def test_mbpp_runs_the_setup_code_before_the_asserts():
+    item = {**MBPP_ITEM, "test_setup_code": "OFFSET = 10", "test_list": ["assert add(1, 2) == 13"]}
+    assert MBPP(timeout=3).score(item, "def add(a, b):\n    return a + b + OFFSET\n")
+    assert not MBPP(timeout=3).score({**item, "test_setup_code": ""}, "def add(a, b):\n    return a + b + OFFSET\n")
