@@ -14,6 +14,7 @@ from unmask.tasks.sudoku import Sudoku
 _TASKS = {
     "arith": Arith,
     "countdown": Countdown,
+    "countdown3": lambda **options: Countdown(**{"name": "countdown3", "max_operands": 3, **options}),
     "sudoku": Sudoku,
     "gsm8k": GSM8K,
     "math500": MATH500,
@@ -27,7 +28,8 @@ def available_tasks() -> list[str]:
 
 
 def get_task(name: str, **options) -> Task:
-    """The task registered as `name`, built with `options` (e.g. `get_task("countdown", max_operands=3)`)."""
+    """The task registered as `name`, built with `options` (e.g. `get_task("gsm8k", num_fewshot=5)`).
+    `countdown3` is countdown with exactly 3 operands (the bundled model's headline countdown test)."""
     if name not in _TASKS:
         raise ValueError(f"unknown task {name!r}: choose one of {', '.join(available_tasks())}")
     return _TASKS[name](**options)
