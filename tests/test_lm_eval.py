@@ -101,3 +101,24 @@ def test_simple_evaluate_on_local_yaml_tasks(tmp_path, model_dir):  # noqa: F811
     assert "exact_match,none" in results["results"]["unmask_sudoku_local"]
     assert "acc,none" in results["results"]["unmask_choice_local"]
     assert results["config"]["model_args"].startswith("pretrained=")
+
+
+def test_lm_eval_command_line_under_two_processes(tmp_path, model_dir):  # noqa: F811
+    import subprocess
+    import sys
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"input": f"{i}003\n0300\n3210\n4132", "output": "x", "wrong": "y"}) + "\n"
+                            for i in range(5)))
+    (tmp_path / "generate.yaml").write_text(GENERATE_YAML.format(data=data))
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29541", "-m",
+           "unmask", "lm-eval", "--model", "unmask", "--model_args",
+           f"pretrained={model_dir},planner=dilated,block_length=8,gen_length=16", "--tasks", "unmask_sudoku_local",
+           "--include_path", str(tmp_path), "--batch_size", "2", "--log_samples", "--output_path", str(out)]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (samples,) = out.rglob("samples_unmask_sudoku_local_*.jsonl")
+    docs = sorted(json.loads(line)["doc_id"] for line in samples.read_text().splitlines())
+    assert docs == [0, 1, 2, 3, 4], "each request answered once across the two processes"

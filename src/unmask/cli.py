@@ -186,6 +186,16 @@ def _add_data_flags(parser, eval_seed: int) -> None:
     parser.add_argument("--out", required=True, help="results root; each config gets its own directory inside")
 
 
+def _lm_eval(arguments: list[str]) -> int:
+    """lm-evaluation-harness's own command line, with `--model unmask` registered."""
+    import unmask.integrations.lm_eval  # noqa: F401 (registers the model)
+    from lm_eval.__main__ import cli_evaluate
+
+    sys.argv = ["lm-eval", *arguments]
+    cli_evaluate()
+    return 0
+
+
 def _planners(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -255,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("directory")
     sh.set_defaults(func=_show)
 
+    harness = commands.add_parser("lm-eval", help="run lm-evaluation-harness with --model unmask available",
+                                  description="Arguments after `lm-eval` go to lm-evaluation-harness unchanged.")
+    harness.add_argument("arguments", nargs="*", help="lm-evaluation-harness arguments")
+
     planners = commands.add_parser("planners", help="list the planners, their options and defaults")
     planners.set_defaults(func=_planners)
 
@@ -271,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["lm-eval"]:  # everything after it belongs to lm-evaluation-harness's own parser
+        return _lm_eval(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -44,7 +44,9 @@ class UnmaskLM(LM):
         self._state = _distributed_state()
         if self._state is not None:
             self._rank, self._world_size = self._state.process_index, self._state.num_processes
-            device = device or str(self._state.device)
+            device = str(self._state.device)
+        elif device and str(device).startswith("cuda") and not torch.cuda.is_available():
+            device = "cpu"  # lm-eval's command line asks for cuda by default
         self.model = unmask.load_model(None if pretrained == "bundled" else pretrained, device=device, dtype=dtype,
                                        trust_remote_code=bool(trust_remote_code), mask_id=mask_id)
         self._device = self.model.device
