@@ -138,7 +138,7 @@ def train(tasks: list[str], out: str | Path, cfg: TrainConfig, resume: bool = Fa
     columns = [TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("loss {task.fields[loss]:.3f} acc {task.fields[acc]:.3f} {task.fields[rate]:.0f} ex/s"),
                TimeElapsedColumn(), TimeRemainingColumn()]
-    began, window = time.time(), []
+    began, window = time.time() - (history[-1]["seconds"] if history else 0.0), []  # seconds add up over resumes
     with Progress(*columns) as progress:
         plain_log = not progress.console.is_terminal  # a log file gets one line per 50 steps instead of a bar
         bar = progress.add_task("train", total=cfg.steps, completed=start, loss=0.0, acc=0.0, rate=0.0)
