@@ -108,6 +108,8 @@ def decode(model: Denoiser, prompts, config: DecodeConfig, planner: Planner | No
     """`generate` with a ready DecodeConfig (what the evaluation harness calls)."""
     planner = planner or get_planner(config.planner, **config.planner_options)
     planner.check(config.num_blocks, config.block_lengths())
+    if config.stop and model.tokenizer is None:
+        raise ValueError("stop strings need the model's tokenizer to read the text: load the model with one")
     if config.cache != "none" and not model.supports_cache:
         raise ValueError(f"cache={config.cache!r}: this model's adapter takes no KV cache; use cache='none'")
     rows = encode_prompts(model, prompts)
@@ -257,9 +259,9 @@ class _Decoder:
     def _forward(self, ids, attention, block_index, columns, step, slots) -> torch.Tensor:
         """Logits of the block columns, (A, K, V): a full forward, or cached calls grouped by block."""
         if self.runner is None:
-            full = self.model(ids, attention)  # (A, L, V)
-            inside = columns.clamp(max=full.shape[1] - 1)  # scratch columns read any logits; they are never eligible
-            return full.gather(1, inside[:, :, None].expand(-1, -1, full.shape[-1]))
+            inside = columns.clamp(max=ids.shape[1] - 1)  # scratch columns read any logits; they are never eligible
+            shared = torch.unique(block_index).numel() == 1  # host check: every row is in the same block
+            return self.model.block_logits(ids, attention, inside, shared)
         positions = positions_from_mask(attention) if attention is not None else \
             torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
         out = None

@@ -39,6 +39,14 @@ class BidirectionalLlamaDenoiser(Denoiser):
         positions = None if attention_mask is None else positions_from_mask(attention_mask)
         return self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions).logits
 
+    def block_logits(self, ids, attention_mask, columns, shared):
+        """With shared columns, the output layer runs on those positions only (`logits_to_keep`)."""
+        if not shared:
+            return super().block_logits(ids, attention_mask, columns, shared)
+        positions = None if attention_mask is None else positions_from_mask(attention_mask)
+        return self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions,
+                          logits_to_keep=columns[0]).logits
+
     def cached_forward(self, ids, attention_mask, positions, past, keep=None):
         """A forward that reads (and, without `past`, returns) per-layer keys/values.
 

@@ -61,6 +61,19 @@ class Denoiser:
     def __call__(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         return self.forward(ids, attention_mask, **kwargs)
 
+    def block_logits(self, ids: torch.Tensor, attention_mask: torch.Tensor | None, columns: torch.Tensor,
+                     shared: bool) -> torch.Tensor:
+        """Logits of some columns only (the decode loop needs the current block's).
+
+        Args:
+            ids: LongTensor (A, L); columns: LongTensor (A, K) of positions < L;
+            shared: True when every row asks for the same columns (adapters may then skip the other positions).
+        Returns:
+            FloatTensor (A, K, V).
+        """
+        full = self(ids, attention_mask)  # (A, L, V)
+        return full.gather(1, columns[:, :, None].expand(-1, -1, full.shape[-1]))
+
 
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     """Position ids that start at 0 on each row's first real token (left padding gets 0). (B, L) -> (B, L)."""
