@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The bundled model's quality sweeps: the model card table (500 fresh records per task) and the full planner grid
 # of BENCHMARKS.md (128 fresh records per task). Results land in runs/; both are resumable (rerun to continue).
-# Usage: bash benchmarks/bundled_sweeps.sh card|grid [task ...]
+# Usage: [CARD_LIMIT=N] bash benchmarks/bundled_sweeps.sh card|grid [task ...]
 set -euo pipefail
 what=${1:?card or grid}
 shift
@@ -9,7 +9,7 @@ tasks=${*:-sudoku countdown3 arith}
 for task in $tasks; do
     if [ "$what" = card ]; then
         unmask sweep --task "$task" --planners dilated,threshold --block-lengths 8,16,32 --taus 0.9 \
-            --limit 500 --batch-size 32 --out "runs/card/$task"
+            --limit "${CARD_LIMIT:-500}" --batch-size 32 --out "runs/card/$task"
     else
         unmask sweep --task "$task" \
             --planners dilated,binary,margin,entropy,random,left_to_right,threshold,entropy_bound \
