@@ -30,7 +30,14 @@ class ChatTokenizer:
 
 
 def test_registry_lists_every_task():
-    assert available_tasks() == sorted(["arith", "countdown", "sudoku", "gsm8k", "math500", "humaneval", "mbpp"])
+    assert available_tasks() == sorted(["arith", "countdown", "countdown3", "sudoku", "gsm8k", "math500",
+                                        "humaneval", "mbpp"])
+
+
+def test_countdown3_has_exactly_three_operands():
+    task = get_task("countdown3")
+    assert task.name == "countdown3"
+    assert all(len(r["input"].split(",")) == 4 for r in task.generate(50, 0))
 
 
 def test_get_task_passes_options_and_rejects_unknown_names():
