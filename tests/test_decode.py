@@ -58,20 +58,21 @@ def test_invariants_hold_for_every_planner(tiny_model, planner, options, G, K, l
         options = {**options, "steps": math.ceil(G / K)}
     prompts = [[10 + ((seed + i * 7 + j) % 200) for j in range(n)] for i, n in enumerate(lengths)]
     seen_inputs = []
-    original = tiny_model.forward
+    original = tiny_model.block_logits
 
-    def spy(ids, attention_mask=None, **kw):
+    def spy(ids, *args, **kw):  # what the loop calls once per model call
         seen_inputs.append(ids.clone())
-        return original(ids, attention_mask, **kw)
+        return original(ids, *args, **kw)
 
-    tiny_model.forward = spy
+    tiny_model.block_logits = spy
     try:
         recorder = Recorder(len(prompts), G, K, tiny_model.mask_id)
         result = unmask.generate(tiny_model, prompts, planner=planner, gen_length=G, block_length=K,
                                  eos_early_stop=False, seed=seed, on_step=recorder, **options)
     finally:
-        del tiny_model.forward
+        del tiny_model.block_logits
     P = max(lengths)
+    assert len(seen_inputs) == int(result.nfe.max())
     for ids in seen_inputs:  # prompt tokens never change (rows may be a subset; compare against any original row)
         for row in ids[:, :P].tolist():
             assert any(row == [0] * (P - len(p)) + p for p in prompts)

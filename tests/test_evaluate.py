@@ -69,8 +69,8 @@ def test_rerun_resumes_and_config_change_gets_new_directory(tmp_path, model_dir)
                      seed=1, progress=False)
     assert first["samples"] == 4
     calls = []
-    original = model.forward
-    model.forward = lambda *a, **k: calls.append(1) or original(*a, **k)
+    original = model.block_logits  # what the decode loop calls once per model call
+    model.block_logits = lambda *a, **k: calls.append(1) or original(*a, **k)
     second = evaluate(model, task, records, config, tmp_path, batch_size=2, model_path=str(model_dir), limit=6,
                       seed=1, progress=False)
     assert second["samples"] == 6 and second["complete"]
