@@ -204,7 +204,10 @@ class _Decoder:
         self.nfe[active] += 1
         logits = scoring.filter_logits(logits, self.config.top_k, self.config.top_p)
         generators = [self.generators[i] for i in active.tolist()] if self.generators else None
-        proposal = scoring.propose(logits, self.config.temperature, generators)  # (A, K)
+        # scores use the model's full distribution (as the references do); only the proposal may not be [MASK]
+        proposable = logits.clone()
+        proposable[..., self.model.mask_id] = -torch.inf
+        proposal = scoring.propose(proposable, self.config.temperature, generators)  # (A, K)
         current = self.x[rows_d[:, None], columns_d]  # (A, K)
         eligible = (current == self.model.mask_id) & valid.to(device)
         state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible,
@@ -252,9 +255,7 @@ class _Decoder:
             cond, uncond = logits.chunk(2)
             logits = uncond + (self.config.cfg_scale + 1) * (cond - uncond)
         bad = torch.isnan(logits).any().view(1)
-        logits = logits.float()
-        logits[..., self.model.mask_id] = -torch.inf  # committing [MASK] itself would leave the position masked
-        return logits, bad
+        return logits.float(), bad
 
     def _forward(self, ids, attention, block_index, columns, step, slots) -> torch.Tensor:
         """Logits of the block columns, (A, K, V): a full forward, or cached calls grouped by block."""
