@@ -58,3 +58,32 @@ def test_objective_masks_only_the_answer(tmp_path):
     masked = seen["ids"] == tokenizer.mask_token_id
     assert masked.any() and not (masked & ~batch.answer_mask).any()
     assert loss.item() > 0
+
+
+def test_init_from_starts_from_the_given_weights_with_explicit_task_weights(tmp_path):
+    cfg = replace(PRESETS["tiny"], steps=10, save_every=10, warmup=2)
+    base = train(["sudoku"], tmp_path / "base", cfg, log=lambda *_: None)
+    with pytest.raises(ValueError, match="only one"):
+        train(["sudoku"], tmp_path / "base", cfg, resume=True, init_from=base, log=lambda *_: None)
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        train(["sudoku"], tmp_path / "x", cfg, init_from=tmp_path, log=lambda *_: None)
+    with pytest.raises(ValueError, match="positive"):
+        train({"sudoku": 0.0}, tmp_path / "y", cfg, log=lambda *_: None)
+
+    tuned = train({"sudoku": 1.0, "countdown": 0.5}, tmp_path / "tuned", replace(cfg, lr=0.0, steps=3),
+                  init_from=base, log=lambda *_: None)  # lr 0: the weights must stay the base model's
+    before = torch.load(tmp_path / "base" / "checkpoint.pt", weights_only=False)["model"]
+    after = torch.load(tmp_path / "tuned" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    meta = json.loads((tuned / "training.json").read_text())
+    assert meta["tasks"] == {"sudoku": 1.0, "countdown": 0.5} and meta["config"]["init_from"] == str(base)
+    assert meta["step"] == 3
+
+
+def test_cli_task_weights_parse():
+    from unmask.cli import _task_weights
+
+    assert _task_weights("arith,sudoku") == ["arith", "sudoku"]
+    assert _task_weights("arith:0.5, sudoku:0.25") == {"arith": 0.5, "sudoku": 0.25}
+    with pytest.raises(SystemExit, match="weight"):
+        _task_weights("arith:0.5,sudoku")

@@ -212,6 +212,21 @@ def _planners(args) -> int:
     return 0
 
 
+def _task_weights(spec: str) -> list[str] | dict[str, float]:
+    """`arith,sudoku` (the default mix) or `arith:0.5,sudoku:0.2` (explicit weights)."""
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if not any(":" in p for p in parts):
+        return parts
+    weights = {}
+    for part in parts:
+        name, _, weight = part.partition(":")
+        try:
+            weights[name] = float(weight)
+        except ValueError:
+            raise SystemExit(f"--task: give every task a weight, like arith:0.5,sudoku:0.5 (got {part!r})") from None
+    return weights
+
+
 def _train(args) -> int:
     from dataclasses import replace
 
@@ -222,7 +237,17 @@ def _train(args) -> int:
         cfg = replace(cfg, steps=args.steps)
     if args.batch_size is not None:
         cfg = replace(cfg, batch_size=args.batch_size)
-    model_dir = train(args.task.split(","), args.out, cfg, resume=args.resume, until=args.until)
+    if args.lr is not None:
+        cfg = replace(cfg, lr=args.lr)
+    if args.warmup is not None:
+        cfg = replace(cfg, warmup=args.warmup)
+    init_from = None
+    if args.init_from is not None:
+        from unmask.models import bundled_model_path
+
+        init_from = bundled_model_path() if args.init_from == "bundled" else args.init_from
+    model_dir = train(_task_weights(args.task), args.out, cfg, resume=args.resume, until=args.until,
+                      init_from=init_from)
     print(f"exported {model_dir}")
     return 0
 
@@ -273,13 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
     planners.set_defaults(func=_planners)
 
     train = commands.add_parser("train", help="train a small masked diffusion LM on the synthetic tasks")
-    train.add_argument("--task", default="arith,countdown,sudoku", help="comma-separated task names")
+    train.add_argument("--task", default="arith,countdown,sudoku",
+                       help="comma-separated task names, optionally weighted: arith:0.5,countdown:0.5")
     train.add_argument("--out", required=True, help="run directory (checkpoint and exported model)")
     train.add_argument("--config", default="small", choices=["tiny", "small"], help="model/optimiser preset")
     train.add_argument("--steps", type=int, help="total optimiser steps (overrides the preset)")
     train.add_argument("--batch-size", type=int, help="examples per step (overrides the preset)")
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--until", type=int, help="stop after this step (resume later with --resume)")
+    train.add_argument("--init-from", help="start from this exported model's weights ('bundled' for the bundled one)")
+    train.add_argument("--lr", type=float, help="peak learning rate (overrides the preset)")
+    train.add_argument("--warmup", type=int, help="warm-up steps (overrides the preset)")
     train.set_defaults(func=_train)
     return parser
 

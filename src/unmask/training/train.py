@@ -40,6 +40,7 @@ class TrainConfig:
     save_every: int = 100
     seed: int = 0
     bf16: bool = True
+    init_from: str | None = None
 
 
 PRESETS = {
@@ -94,33 +95,53 @@ def export(model, tokenizer, out: Path, meta: dict) -> None:
     (out / "training.json").write_text(json.dumps(meta, indent=2))
 
 
-def train(tasks: list[str], out: str | Path, cfg: TrainConfig, resume: bool = False, until: int | None = None,
-          log=print) -> Path:
+def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig, resume: bool = False,
+          until: int | None = None, init_from: str | Path | None = None, log=print) -> Path:
     """Train (or resume) and return the exported model directory `out/model`.
 
-    `until` stops (with a checkpoint) after that step, with the schedule still planned for `cfg.steps`: a later
-    `resume=True` run continues exactly as an uninterrupted one would.
+    Args:
+        tasks: task names (mixed by `TASK_WEIGHTS`) or {name: weight}.
+        until: stop (with a checkpoint) after that step, with the schedule still planned for `cfg.steps`: a later
+            `resume=True` run continues exactly as an uninterrupted one would.
+        init_from: an exported model directory (e.g. the bundled model) whose weights and tokenizer a new run
+            starts from, with a fresh optimiser and schedule; the model shape then comes from its config.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint_path, model_dir = out / "checkpoint.pt", out / "model"
-    unknown = [t for t in tasks if t not in TASK_WEIGHTS]
+    weights = dict(tasks) if isinstance(tasks, dict) else {t: TASK_WEIGHTS.get(t, 0.0) for t in tasks}
+    unknown = [t for t in weights if t not in TASK_WEIGHTS]
     if unknown:
         raise ValueError(f"cannot train on {unknown}: choose from {', '.join(TASK_WEIGHTS)}")
+    if not weights or min(weights.values()) <= 0:
+        raise ValueError(f"task weights must be positive, got {weights}")
+    checkpoint_path, model_dir = out / "checkpoint.pt", out / "model"
     if resume and not checkpoint_path.exists():
         raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}; start without --resume")
     if checkpoint_path.exists() and not resume:
         raise FileExistsError(f"{checkpoint_path} exists: pass --resume to continue it, or choose another --out")
+    if init_from is not None and resume:
+        raise ValueError("--init-from starts a new run; --resume continues one: pass only one of them")
+    if init_from is not None and not (Path(init_from) / "config.json").exists():
+        raise FileNotFoundError(f"--init-from: no exported model (config.json) in {init_from}")
+    out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
     if resume:
         state = torch.load(checkpoint_path, weights_only=False)
         cfg = replace(TrainConfig(**state["config"]), steps=cfg.steps)
         tokenizer = AutoTokenizer.from_pretrained(out / "tokenizer")
-    else:
-        tokenizer = train_tokenizer(_tokenizer_corpus(tasks), cfg.vocab_size)
+        model = build_model(cfg, tokenizer)
+    elif init_from is not None:
+        tokenizer = AutoTokenizer.from_pretrained(init_from)
         tokenizer.save_pretrained(out / "tokenizer")
-    model = build_model(cfg, tokenizer)
+        model = LlamaForCausalLM.from_pretrained(init_from)
+        cfg = replace(cfg, hidden_size=model.config.hidden_size, layers=model.config.num_hidden_layers,
+                      heads=model.config.num_attention_heads, ffn_size=model.config.intermediate_size,
+                      max_positions=model.config.max_position_embeddings, vocab_size=model.config.vocab_size,
+                      init_from=str(init_from))
+    else:
+        tokenizer = train_tokenizer(_tokenizer_corpus(list(weights)), cfg.vocab_size)
+        tokenizer.save_pretrained(out / "tokenizer")
+        model = build_model(cfg, tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     generator = torch.Generator().manual_seed(cfg.seed)
     history, start = [], 0
@@ -129,7 +150,7 @@ def train(tasks: list[str], out: str | Path, cfg: TrainConfig, resume: bool = Fa
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         history, start = state["history"], state["step"]
-    mixture = TaskMixture(tokenizer, {t: TASK_WEIGHTS[t] for t in tasks}, cfg.batch_size, cfg.seed)
+    mixture = TaskMixture(tokenizer, weights, cfg.batch_size, cfg.seed)
     mask_id = tokenizer.mask_token_id
     params = sum(p.numel() for p in model.parameters())
     log(f"model: {params / 1e6:.2f}M parameters; steps {start}..{cfg.steps}; out {out}")
@@ -164,7 +185,7 @@ def train(tasks: list[str], out: str | Path, cfg: TrainConfig, resume: bool = Fa
                     log(f"step {step + 1}/{cfg.steps} loss {mean[0]:.4f} acc {mean[1]:.4f} "
                         f"{mean[2]:.0f} ex/s {time.time() - began:.0f}s")
             if (step + 1) % cfg.save_every == 0 or step + 1 == stop:
-                _save(out, model, tokenizer, optimizer, generator, cfg, step + 1, history, params, tasks)
+                _save(out, model, tokenizer, optimizer, generator, cfg, step + 1, history, params, weights)
     return model_dir
 
 
