@@ -27,7 +27,7 @@ from unmask.cache import CachedRunner
 from unmask.config import DecodeConfig
 from unmask.models.base import Denoiser, positions_from_mask
 from unmask.planners import Planner, StepState, get_planner
-from unmask.planners.base import best_position
+from unmask.planners.base import enforce_invariants
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,8 @@ class _Decoder:
         eligible = (current == self.model.mask_id) & valid.to(device)
         state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible,
                           logits=logits, proposal=proposal, num_blocks=self.config.num_blocks, generators=generators)
-        selected = self._enforce(self.planner.select(state) & eligible, state)
+        selected = enforce_invariants(self.planner.select(state) & eligible, state,
+                                      self.block_steps[block_index])
         self.x[rows_d[:, None], columns_d] = torch.where(selected, proposal, current)
 
         packed = torch.cat([eligible.long(), selected.long(), self.x[rows_d, self.P : self.P + self.G],
@@ -277,20 +278,6 @@ class _Decoder:
                 out = logits.new_empty(len(ids), self.K, logits.shape[-1])
             out[on_device] = logits
         return out
-
-    def _enforce(self, selected: torch.Tensor, state: StepState) -> torch.Tensor:
-        """At least one reveal per unfinished row; everything left on a block's last scheduled call. Branch-free, so
-        no device synchronisation: the fallback ranks by the planner's confidence when it computed one, else by the
-        proposal's logit."""
-        eligible = state.eligible
-        empty = ~selected.any(-1) & eligible.any(-1)  # (A,)
-        scores = state.__dict__.get("confidence")
-        if scores is None:
-            scores = state.logits.gather(-1, state.proposal.unsqueeze(-1)).squeeze(-1)
-        selected = selected | (best_position(scores, eligible) & empty[:, None])
-        scheduled = self.block_steps[state.block_index]  # (A,) host
-        last = ((scheduled > 0) & (state.step + 1 >= scheduled)).to(selected.device)
-        return torch.where(last[:, None], eligible, selected)
 
     def _advance(self, active, still_masked) -> None:
         """Step counters; a row whose block is full moves to its next block (or finishes after the last)."""

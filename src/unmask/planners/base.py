@@ -110,6 +110,27 @@ def best_position(scores: torch.Tensor, eligible: torch.Tensor) -> torch.Tensor:
     return top_k_mask(scores, eligible, torch.ones(scores.shape[0], dtype=torch.long, device=scores.device))
 
 
+def enforce_invariants(selected: torch.Tensor, state: StepState, scheduled: torch.Tensor) -> torch.Tensor:
+    """What every decode loop guarantees whatever the planner chose: at least one reveal per row that still has masked
+    positions, and everything left revealed on a block's last scheduled call. Branch-free (no device synchronisation):
+    the fallback reveal ranks by the planner's confidence when it computed one, else by the proposal's logit.
+
+    Args:
+        selected: BoolTensor (A, K), the planner's choice, already inside `state.eligible`.
+        scheduled: LongTensor (A,) on the host, calls each row's block is scheduled for (0: adaptive, no last call).
+    Returns:
+        BoolTensor (A, K).
+    """
+    eligible = state.eligible
+    empty = ~selected.any(-1) & eligible.any(-1)  # (A,)
+    scores = state.__dict__.get("confidence")
+    if scores is None:
+        scores = state.logits.gather(-1, state.proposal.unsqueeze(-1)).squeeze(-1)
+    selected = selected | (best_position(scores, eligible) & empty[:, None])
+    last = ((scheduled > 0) & (state.step + 1 >= scheduled)).to(selected.device)
+    return torch.where(last[:, None], eligible, selected)
+
+
 def split_evenly(total: int, parts: int) -> list[int]:
     """`total` split into `parts` integers, the remainder spread one each over the first parts (LLaDA's split)."""
     base, rest = divmod(total, parts)
