@@ -47,9 +47,10 @@ def plot_frontier(results: list[dict], path: str | Path, title: str = "") -> Non
         families = {}
         for r in rows:
             families.setdefault(family(r), []).append(r)
-        for name, members in sorted(families.items()):
+        for i, (name, members) in enumerate(sorted(families.items())):  # colour and marker: distinct past 10 families
             members = sorted(members, key=lambda r: r[key])
-            ax.plot([r[key] for r in members], [100 * r["accuracy"] for r in members], marker="o", label=name)
+            ax.plot([r[key] for r in members], [100 * r["accuracy"] for r in members], label=name,
+                    color=plt.get_cmap("tab20").colors[(2 * i) % 20 + (i // 10) % 2], marker="osD^vP"[i % 6])
         points = [(r[key], 100 * r["accuracy"]) for r in rows]
         for i in pareto(points, lower_x_better=lower):
             ax.scatter([points[i][0]], [points[i][1]], s=160, facecolors="none", edgecolors="black", linewidths=1.4)
