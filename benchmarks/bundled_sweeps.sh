@@ -5,7 +5,8 @@
 set -euo pipefail
 what=${1:?card or grid}
 shift
-tasks=${*:-sudoku countdown3 arith}
+if [ "$what" = card ]; then default="sudoku countdown3 arith"; else default="sudoku countdown3 arith countdown"; fi
+tasks=${*:-$default}
 for task in $tasks; do
     if [ "$what" = card ]; then
         unmask sweep --task "$task" --planners dilated,threshold --block-lengths 8,16,32 --taus 0.9 \
