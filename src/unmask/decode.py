@@ -204,10 +204,7 @@ class _Decoder:
         self.nfe[active] += 1
         logits = scoring.filter_logits(logits, self.config.top_k, self.config.top_p)
         generators = [self.generators[i] for i in active.tolist()] if self.generators else None
-        # scores use the model's full distribution (as the references do); only the proposal may not be [MASK]
-        proposable = logits.clone()
-        proposable[..., self.model.mask_id] = -torch.inf
-        proposal = scoring.propose(proposable, self.config.temperature, generators)  # (A, K)
+        proposal = scoring.propose_unmasked(logits, self.model.mask_id, self.config.temperature, generators)  # (A, K)
         current = self.x[rows_d[:, None], columns_d]  # (A, K)
         eligible = (current == self.model.mask_id) & valid.to(device)
         state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible,

@@ -58,6 +58,15 @@ def propose(logits: torch.Tensor, temperature: float, generators: list[torch.Gen
     return noisy.argmax(-1)
 
 
+def propose_unmasked(logits: torch.Tensor, mask_id: int, temperature: float,
+                     generators: list[torch.Generator] | None) -> torch.Tensor:
+    """`propose` that never proposes `mask_id`. Scores keep the model's full distribution (as the references do);
+    only the proposal excludes [MASK]. (A, K, V) -> LongTensor (A, K)."""
+    proposable = logits.clone()
+    proposable[..., mask_id] = -torch.inf
+    return propose(proposable, temperature, generators)
+
+
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
     """Softmax in float64. (A, K, V) -> (A, K, V)."""
     return torch.softmax(logits.double(), dim=-1)

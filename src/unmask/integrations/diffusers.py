@@ -106,11 +106,9 @@ class PlannerScheduler(BlockRefinementScheduler):
             temperature = 0.0
         rows, width = sample.shape
         logits = scoring.filter_logits(model_output.float(), top_k, top_p)  # (B, K, V)
-        proposable = logits.clone()
-        proposable[..., mask_token_id] = -torch.inf  # never propose [MASK] itself
         needs_rng = temperature > 0 or self._block_planner.name == "random"
         generators = [self._cpu_generator(generator)] * rows if needs_rng else None
-        proposal = scoring.propose(proposable, temperature, generators)  # (B, K)
+        proposal = scoring.propose_unmasked(logits, mask_token_id, temperature, generators)  # (B, K)
         step_index = int(timestep)
         state = StepState(step=torch.full((rows,), step_index, dtype=torch.long),
                           block_index=torch.zeros(rows, dtype=torch.long),
