@@ -4,6 +4,7 @@ wrong)."""
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -12,7 +13,7 @@ from unmask.tasks.answers import extract_number
 from unmask.tasks.countdown import check_solution
 from unmask.tasks.latex import equivalent, last_boxed, normalise
 
-SYNTHETIC = ["arith", "countdown", "sudoku"]
+SYNTHETIC = ["arith", "countdown", "sudoku", "digits"]
 CHAT_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}<|assistant|>"
 
 
@@ -30,7 +31,7 @@ class ChatTokenizer:
 
 
 def test_registry_lists_every_task():
-    assert available_tasks() == sorted(["arith", "countdown", "countdown3", "sudoku", "gsm8k", "math500",
+    assert available_tasks() == sorted(["arith", "countdown", "countdown3", "sudoku", "digits", "gsm8k", "math500",
                                         "humaneval", "mbpp"])
 
 
@@ -49,6 +50,7 @@ def test_get_task_passes_options_and_rejects_unknown_names():
 
 def test_every_task_declares_its_fields():
     expected = {"arith": ("question", "answer"), "countdown": ("input", "output"), "sudoku": ("input", "output"),
+                "digits": ("context", "completion"),
                 "gsm8k": ("question", "answer"), "math500": ("problem", "answer"),
                 "mbpp": ("text", "code", "test_list")}
     for name, fields in expected.items():
@@ -85,12 +87,13 @@ def test_wrong_answers_score_false(name):
 
 
 def _corrupt(name: str, target: str) -> str:
-    """The reference target with its final answer changed: the last number +1 (arith, countdown), or the first two
-    cells of the grid swapped (sudoku)."""
+    """The reference target with its final answer changed: the last number +1 (arith, countdown, digits), or the
+    first two cells of the grid swapped (sudoku)."""
     if name == "sudoku":
         return target[1] + target[0] + target[2:] if target[0] != target[1] else "1111" + target[4:]
-    head, _, last = target.rpartition("=" if name == "countdown" else " ")
-    return f"{head}{'=' if name == 'countdown' else ' '}{int(last) + 1}"
+    separator = {"countdown": "=", "digits": ","}.get(name, " ")
+    head, sep, last = target.rpartition(separator)
+    return f"{head}{sep}{int(last) + 1}"
 
 
 def test_arith_scores_the_marked_number_else_the_last():
@@ -135,6 +138,46 @@ def test_countdown_scores_first_line_only():
     assert task.score(item, "44-15=29,79-29=50\nmore text")
     assert not task.score(item, "44-15=29\n79-29=50")  # the second line is not read
     assert task.prompt(item) == "Use 44,15,79 to make 50.\nEquations:\n"
+
+
+def test_digits_records_are_correct_arithmetic_with_carries():
+    items = get_task("digits").generate(500, seed=5)
+    for item in items:
+        expression, results = item["context"].rstrip("="), item["completion"].split(",")
+        operands, ops = re.split(r"[+\-*]", expression), re.findall(r"[+\-*]", expression)
+        assert 1 <= len(ops) == len(results) <= 2 and 3 <= len(operands[0]) <= 4, item
+        value = int(operands[0])
+        for op, operand, result in zip(ops, operands[1:], results):
+            assert len(operand) == 1 if op == "*" else 3 <= len(operand) <= 4, item
+            value = {"+": value + int(operand), "-": value - int(operand), "*": value * int(operand)}[op]
+            assert result == str(value) and value >= 0, item
+        assert "*" not in ops[1:], item  # left to right agrees with precedence
+    assert {op for item in items for op in re.findall(r"[+\-*]", item["context"])} == {"+", "-", "*"}
+    carries = sum(int(a[-1]) + int(b[-1]) >= 10 for a, b in (i["context"][:-1].split("+")[:2] for i in items
+                                                               if i["context"].count("+") == 1 and "-" not in
+                                                               i["context"] and "*" not in i["context"]))
+    assert carries > 20  # units digits that carry are common
+
+
+def test_digits_generation_is_fresh_across_seeds():
+    task = get_task("digits")
+    first, second = task.generate(300, seed=20251130), task.generate(300, seed=0)
+    assert not {i["context"] for i in first} & {i["context"] for i in second}
+
+
+def test_digits_scores_the_last_number_of_the_first_line_exactly():
+    task = get_task("digits")
+    item = {"context": "347+589-212=", "completion": "936,724"}
+    assert task.prompt(item) == "347+589-212="
+    assert task.gold(item) == "724"
+    assert task.score(item, "936,724")
+    assert task.score(item, "935,724\nmore")  # only the final result is scored
+    assert task.score(item, " 724")  # EleutherAI's completions start with a space
+    assert not task.score(item, "936,0724")  # leading zero
+    assert not task.score(item, "936,72 4")
+    assert not task.score(item, "936\n724")  # the second line is not read
+    assert not task.score(item, "936,724,")
+    assert task.extract("12,x") is None and task.extract("") is None
 
 
 def test_sudoku_rejects_changed_givens_and_broken_units():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from unmask.tasks.arith import Arith
 from unmask.tasks.base import Task
 from unmask.tasks.countdown import Countdown
+from unmask.tasks.digits import Digits
 from unmask.tasks.gsm8k import GSM8K
 from unmask.tasks.humaneval import HumanEval
 from unmask.tasks.math500 import MATH500
@@ -16,6 +17,7 @@ _TASKS = {
     "countdown": Countdown,
     "countdown3": lambda **options: Countdown(**{"name": "countdown3", "max_operands": 3, **options}),
     "sudoku": Sudoku,
+    "digits": Digits,
     "gsm8k": GSM8K,
     "math500": MATH500,
     "humaneval": HumanEval,
@@ -35,5 +37,5 @@ def get_task(name: str, **options) -> Task:
     return _TASKS[name](**options)
 
 
-__all__ = ["Task", "Arith", "Countdown", "GSM8K", "HumanEval", "MATH500", "MBPP", "Sudoku", "available_tasks",
-           "get_task"]
+__all__ = ["Task", "Arith", "Countdown", "Digits", "GSM8K", "HumanEval", "MATH500", "MBPP", "Sudoku",
+           "available_tasks", "get_task"]

@@ -1,0 +1,73 @@
+"""Multi-digit arithmetic whose answer digits depend on their neighbours (carries, borrows, products).
+
+Records use the field names of EleutherAI's arithmetic benchmark (GPT-3's `arithmetic_3da` and kin):
+`{"context": "347+589=", "completion": "936"}`. Generated contexts are the bare expression: one or two operations on
+3-4 digit operands, `+`, `-` (never below zero) and `*` by one digit (2-9), e.g. `347+589=`, `4731-2958=`,
+`5927*8=`. A chain of two operations, evaluated left to right, writes each running result, separated by commas:
+`347+589-212=` -> `936,724`; `*` only comes first in a chain, so left to right agrees with the usual precedence.
+A completion is correct when the last number on its first line is the gold final result, written exactly (no
+leading zeros, no separators).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from unmask.tasks.base import Task
+
+_NUMBER = re.compile(r"^\d+$")
+_MAX_RESULT = 99_999
+
+
+def _operand(rng: random.Random) -> int:
+    """A 3- or 4-digit number, each length equally likely."""
+    digits = rng.choice((3, 4))
+    return rng.randint(10 ** (digits - 1), 10**digits - 1)
+
+
+@dataclass(frozen=True)
+class Digits(Task):
+    name: str = "digits"
+    gen_length: int = 32
+    fields: ClassVar[tuple[str, ...]] = ("context", "completion")
+    min_ops: int = 1
+    max_ops: int = 2
+
+    def sample(self, rng: random.Random) -> dict:
+        value = _operand(rng)
+        expression, results = str(value), []
+        for position in range(rng.randint(self.min_ops, self.max_ops)):
+            op, b = self._draw_op(rng, value, first=position == 0)
+            value = {"+": value + b, "-": value - b, "*": value * b}[op]
+            expression += f"{op}{b}"
+            results.append(str(value))
+        return {"context": expression + "=", "completion": ",".join(results)}
+
+    @staticmethod
+    def _draw_op(rng: random.Random, value: int, first: bool) -> tuple[str, int]:
+        """An operation and operand keeping the running value in 0..99999."""
+        while True:
+            op = rng.choice("+-*" if first else "+-")
+            b = rng.randint(2, 9) if op == "*" else _operand(rng)
+            result = {"+": value + b, "-": value - b, "*": value * b}[op]
+            if 0 <= result <= _MAX_RESULT:
+                return op, b
+
+    def prompt(self, item: dict, tokenizer=None) -> str:
+        return item["context"]
+
+    def target(self, item: dict) -> str:
+        return item["completion"].strip()
+
+    def extract(self, completion: str):
+        """The last comma-separated field of the first line, when it is a plain number; else None."""
+        lines = completion.strip().splitlines()
+        last = lines[0].rsplit(",", 1)[-1].strip() if lines else ""
+        return last if _NUMBER.match(last) else None
+
+    def score(self, item: dict, completion: str) -> bool:
+        answer = self.extract(completion)
+        return answer is not None and answer == self.gold(item)
