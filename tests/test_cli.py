@@ -45,9 +45,9 @@ def test_train_continues_an_exported_model_with_cli_overrides(model_dir, tmp_pat
 
     out = tmp_path / "tuned"
     result = run("train", "--config", "tiny", "--steps", "2", "--task", "sudoku:0.7,countdown:0.3", "--init-from",
-                 str(model_dir), "--lr", "0.0002", "--warmup", "1", "--fp32", "--out", str(out))
+                 str(model_dir), "--lr", "0.0002", "--warmup", "1", "--fp32", "--seed", "3", "--out", str(out))
     assert result.returncode == 0, result.stderr
     meta = json.loads((out / "model" / "training.json").read_text())
     assert meta["config"]["bf16"] is False and meta["config"]["lr"] == 0.0002 and meta["config"]["warmup"] == 1
     assert meta["config"]["init_from"] == str(model_dir) and meta["tasks"] == {"sudoku": 0.7, "countdown": 0.3}
-    assert meta["step"] == 2
+    assert meta["step"] == 2 and meta["config"]["seed"] == 3 and meta["pieces"][-1]["seed"] == 3

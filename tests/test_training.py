@@ -78,6 +78,16 @@ def test_init_from_starts_from_the_given_weights_with_explicit_task_weights(tmp_
     meta = json.loads((tuned / "training.json").read_text())
     assert meta["tasks"] == {"sudoku": 1.0, "countdown": 0.5} and meta["config"]["init_from"] == str(base)
     assert meta["step"] == 3
+    assert [p["steps"] for p in meta["pieces"]] == [10, 3] and meta["cumulative_steps"] == 13
+    assert meta["pieces"][0]["init_from"] is None and meta["pieces"][1]["init_from"] == str(base)
+
+    again = train(["sudoku"], tmp_path / "again", replace(cfg, steps=4, seed=7), init_from=tuned, until=2,
+                  log=lambda *_: None)
+    (tuned / "training.json").write_text("{}")  # a resume must not re-read the lineage from init_from
+    train(["sudoku"], tmp_path / "again", replace(cfg, steps=4), resume=True, log=lambda *_: None)
+    meta = json.loads((again / "training.json").read_text())
+    assert [(p["steps"], p["seed"]) for p in meta["pieces"]] == [(10, 0), (3, 0), (4, 7)]
+    assert meta["cumulative_steps"] == 17
 
 
 def test_cli_task_weights_parse():

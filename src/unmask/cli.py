@@ -243,6 +243,8 @@ def _train(args) -> int:
         cfg = replace(cfg, warmup=args.warmup)
     if args.fp32:
         cfg = replace(cfg, bf16=False)
+    if args.seed is not None:
+        cfg = replace(cfg, seed=args.seed)
     init_from = None
     if args.init_from is not None:
         from unmask.models import bundled_model_path
@@ -311,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--init-from", help="start from this exported model's weights ('bundled' for the bundled one)")
     train.add_argument("--lr", type=float, help="peak learning rate (overrides the preset)")
     train.add_argument("--warmup", type=int, help="warm-up steps (overrides the preset)")
+    train.add_argument("--seed", type=int,
+                       help="seed of the data and the masking (default 0); give each continuation a new one")
     train.add_argument("--fp32", action="store_true",
                        help="no bf16 autocast: faster on CPUs without native bf16 (no avx512_bf16 / amx)")
     train.set_defaults(func=_train)

@@ -48,7 +48,7 @@ PRESETS = {
     "small": TrainConfig(),
 }
 
-TASK_WEIGHTS = {"arith": 0.4, "countdown": 0.35, "sudoku": 0.25}
+TASK_WEIGHTS = {"arith": 0.4, "countdown": 0.35, "sudoku": 0.25, "digits": 0.5}
 TOKENIZER_SEED = 10_000
 
 
@@ -125,9 +125,11 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
     out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
+    earlier = earlier_pieces(init_from)
     if resume:
         state = torch.load(checkpoint_path, weights_only=False)
         cfg = replace(TrainConfig(**state["config"]), steps=cfg.steps)
+        earlier = state.get("earlier_pieces", [])
         tokenizer = AutoTokenizer.from_pretrained(out / "tokenizer")
         model = build_model(cfg, tokenizer)
     elif init_from is not None:
@@ -185,16 +187,31 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
                     log(f"step {step + 1}/{cfg.steps} loss {mean[0]:.4f} acc {mean[1]:.4f} "
                         f"{mean[2]:.0f} ex/s {time.time() - began:.0f}s")
             if (step + 1) % cfg.save_every == 0 or step + 1 == stop:
-                _save(out, model, tokenizer, optimizer, generator, cfg, step + 1, history, params, weights)
+                _save(out, model, tokenizer, optimizer, generator, cfg, step + 1, history, params, weights, earlier)
     return model_dir
 
 
-def _save(out, model, tokenizer, optimizer, generator, cfg, step, history, params, tasks) -> None:
+def earlier_pieces(init_from: str | Path | None) -> list[dict]:
+    """The training pieces behind the exported model `init_from`: the `pieces` of its `training.json`, or the one
+    run it records; [] for a run from scratch. Each piece: {"steps", "seed", "tasks", "init_from"}."""
+    if init_from is None or not (Path(init_from) / "training.json").exists():
+        return []
+    meta = json.loads((Path(init_from) / "training.json").read_text())
+    if "pieces" in meta:
+        return meta["pieces"]
+    config = meta["config"]
+    return [{"steps": meta["step"], "seed": config["seed"], "tasks": meta["tasks"],
+             "init_from": config.get("init_from")}]
+
+
+def _save(out, model, tokenizer, optimizer, generator, cfg, step, history, params, tasks, earlier) -> None:
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-             "config": asdict(cfg), "step": step, "history": history}
+             "config": asdict(cfg), "step": step, "history": history, "earlier_pieces": earlier}
     tmp = out / "checkpoint.pt.tmp"
     torch.save(state, tmp)
     tmp.replace(out / "checkpoint.pt")
     meta = {"config": asdict(cfg), "tasks": tasks, "step": step, "parameters": params, "history": history,
             "torch": torch.__version__, "threads": torch.get_num_threads()}
+    meta["pieces"] = earlier + [{"steps": step, "seed": cfg.seed, "tasks": tasks, "init_from": cfg.init_from}]
+    meta["cumulative_steps"] = sum(piece["steps"] for piece in meta["pieces"])
     export(model, tokenizer, out / "model", meta)
