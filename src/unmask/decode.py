@@ -22,12 +22,11 @@ from dataclasses import dataclass
 
 import torch
 
-from unmask import scoring
 from unmask.cache import CachedRunner
 from unmask.config import DecodeConfig
 from unmask.models.base import Denoiser, positions_from_mask
-from unmask.planners import Planner, StepState, get_planner
-from unmask.planners.base import enforce_invariants
+from unmask.planners import Planner, get_planner
+from unmask.step import answer_text, decode_step, needs_generators, row_generators, stop_positions
 
 
 @dataclass(frozen=True)
@@ -176,8 +175,7 @@ class _Decoder:
         self.finished = torch.zeros(B, dtype=torch.bool)
         self.reveal_step = torch.zeros(B, self.G, dtype=torch.long)
         self.stop_ids = torch.tensor(model.stop_ids or [-1])
-        needs_rng = config.temperature > 0 or planner.name == "random"
-        self.generators = _row_generators(config.seed, B) if needs_rng else None
+        self.generators = row_generators(config.seed, B) if needs_generators(planner, config.temperature) else None
         self.calls = 0
 
     def run(self) -> DecodeResult:
@@ -202,18 +200,15 @@ class _Decoder:
         logits, bad = self._block_logits(rows_d, block_index, columns_d, step)  # (A, K, V), NaN flag (1,)
         self.calls += 1
         self.nfe[active] += 1
-        logits = scoring.filter_logits(logits, self.config.top_k, self.config.top_p)
         generators = [self.generators[i] for i in active.tolist()] if self.generators else None
-        proposal = scoring.propose_unmasked(logits, self.model.mask_id, self.config.temperature, generators)  # (A, K)
-        current = self.x[rows_d[:, None], columns_d]  # (A, K)
-        eligible = (current == self.model.mask_id) & valid.to(device)
-        state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible,
-                          logits=logits, proposal=proposal, num_blocks=self.config.num_blocks, generators=generators)
-        selected = enforce_invariants(self.planner.select(state) & eligible, state,
-                                      self.block_steps[block_index])
-        self.x[rows_d[:, None], columns_d] = torch.where(selected, proposal, current)
+        out = decode_step(self.planner, logits, self.x[rows_d[:, None], columns_d], valid.to(device), step=step,
+                          block_index=block_index, block_len=block_len, scheduled=self.block_steps[block_index],
+                          num_blocks=self.config.num_blocks, mask_id=self.model.mask_id,
+                          temperature=self.config.temperature, top_k=self.config.top_k, top_p=self.config.top_p,
+                          generators=generators)
+        self.x[rows_d[:, None], columns_d] = out.block
 
-        packed = torch.cat([eligible.long(), selected.long(), self.x[rows_d, self.P : self.P + self.G],
+        packed = torch.cat([out.eligible.long(), out.selected.long(), self.x[rows_d, self.P : self.P + self.G],
                             bad.long().expand(len(active), 1)], 1).cpu()  # the call's one synchronisation
         if bool(packed[0, -1]):
             raise FloatingPointError(
@@ -293,15 +288,10 @@ class _Decoder:
             return
         gen = self.tokens[rows]  # (R, G)
         masked = gen == self.model.mask_id
-        ends = torch.full((len(rows),), self.G, dtype=torch.long)  # the position that ends each row, G if none
-        if self.config.eos_early_stop:
-            is_stop = torch.isin(gen, self.stop_ids) & ~masked
-            ends = torch.where(is_stop.any(-1), is_stop.float().argmax(-1), ends)
-        if self.config.stop:
-            ends = torch.minimum(ends, self._stop_string_ends(gen, masked))
+        ends = stop_positions(gen, self.model.mask_id, self.stop_ids if self.config.eos_early_stop else None,
+                              self.config.stop, self.model.tokenizer)  # (R,) the position that ends each row, G if none
         positions = torch.arange(self.G)
-        clear_before = ~(masked & (positions[None, :] < ends[:, None])).any(-1)
-        stopping = (ends < self.G) & clear_before
+        stopping = ends < self.G
         if not bool(stopping.any()):
             return
         fill = masked & (positions[None, :] > ends[:, None]) & stopping[:, None]  # (R, G)
@@ -312,35 +302,5 @@ class _Decoder:
         self.reveal_step[rows] = torch.where(fill, self.nfe[rows, None], self.reveal_step[rows])
         self.finished[stopped] = True
 
-    def _stop_string_ends(self, gen: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        """Per row, the position of the token that completes a stop string in the revealed prefix (G if none)."""
-        ends = torch.full((len(gen),), self.G, dtype=torch.long)
-        for i, (row, mask_row) in enumerate(zip(gen.tolist(), masked.tolist())):
-            prefix = row[: mask_row.index(True)] if True in mask_row else row
-            text = self.model.tokenizer.decode(prefix)
-            hits = [text.find(s) + len(s) for s in self.config.stop if s in text]
-            if hits:
-                cut = min(hits)
-                for n in range(1, len(prefix) + 1):  # shortest token prefix whose text reaches the stop string
-                    if len(self.model.tokenizer.decode(prefix[:n])) >= cut:
-                        ends[i] = n - 1
-                        break
-        return ends
-
     def _text(self, tokens: list[int]) -> str:
-        if self.model.tokenizer is None:
-            return ""
-        for i, token in enumerate(tokens):
-            if token in self.model.stop_ids:
-                tokens = tokens[:i]
-                break
-        text = self.model.tokenizer.decode([t for t in tokens if t != self.model.mask_id], skip_special_tokens=True)
-        for s in self.config.stop:
-            text = text.split(s, 1)[0]
-        return text
-
-
-def _row_generators(seed: int | None, rows: int) -> list[torch.Generator]:
-    """One CPU generator per row, derived from `seed` and the row index (a fresh random seed when None)."""
-    base = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else int(seed)
-    return [torch.Generator().manual_seed((base * 1_000_003 + row) % 2**63) for row in range(rows)]
+        return answer_text(self.model.tokenizer, tokens, self.model.mask_id, self.model.stop_ids, self.config.stop)

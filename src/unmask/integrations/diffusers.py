@@ -28,9 +28,8 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.schedulers.scheduling_block_refinement import BlockRefinementSchedulerOutput
 from diffusers.utils import logging
 
-from unmask import scoring
-from unmask.planners import Planner, StepState, get_planner
-from unmask.planners.base import enforce_invariants
+from unmask.planners import Planner, get_planner
+from unmask.step import decode_step, needs_generators
 
 logger = logging.get_logger(__name__)
 
@@ -105,19 +104,17 @@ class PlannerScheduler(BlockRefinementScheduler):
         if sampling_method == "greedy":
             temperature = 0.0
         rows, width = sample.shape
-        logits = scoring.filter_logits(model_output.float(), top_k, top_p)  # (B, K, V)
-        needs_rng = temperature > 0 or self._block_planner.name == "random"
+        needs_rng = needs_generators(self._block_planner, temperature)
         generators = [self._cpu_generator(generator)] * rows if needs_rng else None
-        proposal = scoring.propose_unmasked(logits, mask_token_id, temperature, generators)  # (B, K)
-        step_index = int(timestep)
-        state = StepState(step=torch.full((rows,), step_index, dtype=torch.long),
+        out = decode_step(self._block_planner, model_output.float(), sample, torch.ones_like(sample, dtype=torch.bool),
+                          step=torch.full((rows,), int(timestep), dtype=torch.long),
                           block_index=torch.zeros(rows, dtype=torch.long),
                           block_len=torch.full((rows,), width, dtype=torch.long),
-                          eligible=sample == mask_token_id, logits=logits, proposal=proposal, num_blocks=1,
+                          scheduled=torch.full((rows,), self._scheduled_calls, dtype=torch.long), num_blocks=1,
+                          mask_id=mask_token_id, temperature=temperature, top_k=top_k, top_p=top_p,
                           generators=generators)
-        scheduled = torch.full((rows,), self._scheduled_calls, dtype=torch.long)
-        selected = enforce_invariants(self._block_planner.select(state) & state.eligible, state, scheduled)
-        prev_sample = torch.where(selected, proposal, sample)
+        prev_sample, selected = out.block, out.selected
+        logits, proposal = out.state.logits, out.state.proposal  # filtered (B, K, V); (B, K)
         self._rows_with_masks = (prev_sample == mask_token_id).any(-1)
         probs = (logits.gather(-1, proposal.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)).exp()  # (B, K)
         editing = torch.zeros_like(selected)

@@ -67,11 +67,13 @@ class Planner:
         name: registry name.
         summary: one line for `unmask planners`.
         source: the paper or code it follows.
+        needs_rng: True when `select` draws random numbers (`state.generators` is then set, one stream per row).
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     source: ClassVar[str] = ""
+    needs_rng: ClassVar[bool] = False
 
     def steps_for(self, block_len: int, block_index: int, num_blocks: int) -> int | None:
         """Model calls the block takes, when known ahead; None for adaptive planners."""
@@ -80,6 +82,11 @@ class Planner:
     def select(self, state: StepState) -> torch.Tensor:
         """Positions to commit now: BoolTensor (A, K), a subset of `state.eligible`."""
         raise NotImplementedError
+
+    def fallback_scores(self, state: StepState) -> torch.Tensor:
+        """Ranks the one reveal the loop forces when `select` chose nothing: FloatTensor (A, K), higher first.
+        Default: the proposal's logit (no softmax); planners that rank by confidence reuse `state.confidence`."""
+        return state.logits.gather(-1, state.proposal.unsqueeze(-1)).squeeze(-1)
 
     def check(self, num_blocks: int, block_lengths: list[int]) -> None:
         """Raise ValueError, naming the fix, when the options cannot work with this decode. Called before any model call."""
@@ -110,23 +117,22 @@ def best_position(scores: torch.Tensor, eligible: torch.Tensor) -> torch.Tensor:
     return top_k_mask(scores, eligible, torch.ones(scores.shape[0], dtype=torch.long, device=scores.device))
 
 
-def enforce_invariants(selected: torch.Tensor, state: StepState, scheduled: torch.Tensor) -> torch.Tensor:
+def enforce_invariants(selected: torch.Tensor, state: StepState, scheduled: torch.Tensor,
+                       fallback: torch.Tensor) -> torch.Tensor:
     """What every decode loop guarantees whatever the planner chose: at least one reveal per row that still has masked
-    positions, and everything left revealed on a block's last scheduled call. Branch-free (no device synchronisation):
-    the fallback reveal ranks by the planner's confidence when it computed one, else by the proposal's logit.
+    positions, and everything left revealed on a block's last scheduled call. Branch-free (no device synchronisation).
 
     Args:
         selected: BoolTensor (A, K), the planner's choice, already inside `state.eligible`.
         scheduled: LongTensor (A,) on the host, calls each row's block is scheduled for (0: adaptive, no last call).
+        fallback: FloatTensor (A, K), ranks the forced reveal of a row the planner left empty
+            (`planner.fallback_scores(state)`).
     Returns:
         BoolTensor (A, K).
     """
     eligible = state.eligible
     empty = ~selected.any(-1) & eligible.any(-1)  # (A,)
-    scores = state.__dict__.get("confidence")
-    if scores is None:
-        scores = state.logits.gather(-1, state.proposal.unsqueeze(-1)).squeeze(-1)
-    selected = selected | (best_position(scores, eligible) & empty[:, None])
+    selected = selected | (best_position(fallback, eligible) & empty[:, None])
     last = ((scheduled > 0) & (state.step + 1 >= scheduled)).to(selected.device)
     return torch.where(last[:, None], eligible, selected)
 

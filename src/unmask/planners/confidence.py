@@ -90,6 +90,9 @@ class Confidence(_BudgetPlanner):
     def scores(self, state: StepState) -> torch.Tensor:
         return state.confidence
 
+    def fallback_scores(self, state: StepState) -> torch.Tensor:
+        return state.confidence
+
 
 @dataclass(frozen=True)
 class Margin(_BudgetPlanner):
@@ -119,6 +122,7 @@ class Random(_BudgetPlanner):
     name = "random"
     summary = "random order with the same budget (seeded per row)"
     source = "Nie et al. 2025, LLaDA generate.py (remasking='random')"
+    needs_rng = True
 
     def scores(self, state: StepState) -> torch.Tensor:
         width = state.eligible.shape[1]

@@ -73,6 +73,10 @@ class _GroupedPlanner(Planner):
     def steps_for(self, block_len: int, block_index: int, num_blocks: int) -> int:
         return len(self.groups(block_len))
 
+    def fallback_scores(self, state: StepState) -> torch.Tensor:
+        """With a confidence floor the forced reveal ranks by confidence (already computed); else by logit."""
+        return state.confidence if self.defer_below is not None else super().fallback_scores(state)
+
     def select(self, state: StepState) -> torch.Tensor:
         width = state.eligible.shape[1]
         due = torch.zeros(state.eligible.shape, dtype=torch.bool)  # (A, K) host: offsets whose group has come

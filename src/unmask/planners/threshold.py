@@ -35,6 +35,9 @@ class Threshold(Planner):
         if self.start_stride < 0:
             raise ValueError(f"threshold: start_stride must be >= 0 (0 is off), got {self.start_stride}")
 
+    def fallback_scores(self, state: StepState) -> torch.Tensor:
+        return state.confidence
+
     def select(self, state: StepState) -> torch.Tensor:
         conf = state.confidence
         candidates = state.eligible & (conf >= self.tau) | best_position(conf, state.eligible)
