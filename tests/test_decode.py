@@ -56,6 +56,9 @@ class Recorder:
 def test_invariants_hold_for_every_planner(tiny_model, planner, options, G, K, lengths, seed):
     if options.get("steps") and options["steps"] < math.ceil(G / K):
         options = {**options, "steps": math.ceil(G / K)}
+    if options.get("steps"):  # nor more calls than the blocks have positions (rejected: tests/test_bad_inputs.py)
+        most = unmask.get_planner(planner).most_steps(unmask.DecodeConfig(gen_length=G, block_length=K).block_lengths())
+        options = {**options, "steps": min(options["steps"], most)}
     prompts = [[10 + ((seed + i * 7 + j) % 200) for j in range(n)] for i, n in enumerate(lengths)]
     seen_inputs = []
     original = tiny_model.block_logits

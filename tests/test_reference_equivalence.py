@@ -279,7 +279,7 @@ CONFIDENCE_CASES = [  # (gen_length, block_length, steps)
     (16, 16, 5),   # one block: k = 4, 3, 3, 3, 3
     (32, 8, 8),    # 2 calls per block: k = 4, 4
     (32, 16, 12),  # 6 calls per block: k = 3, 3, 3, 3, 2, 2
-    (24, 8, 48),   # 16 calls per block > 8 positions: LLaDA's zero-token calls
+    # more calls per block than positions (LLaDA's zero-token calls) is rejected: see tests/test_bad_inputs.py
     (8, 8, 1),     # everything in one call
 ]
 

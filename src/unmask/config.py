@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from unmask import checks
+from unmask.planners import PLANNERS, get_planner
 
 CACHE_MODES = ("none", "prefix", "dual")
 
@@ -38,26 +42,39 @@ class DecodeConfig:
     """KV caching: "none", "prefix" (Fast-dLLM prefix cache) or "dual" (prefix and suffix)."""
 
     def __post_init__(self):
-        if isinstance(self.stop, str):
-            object.__setattr__(self, "stop", (self.stop,))
-        object.__setattr__(self, "stop", tuple(self.stop or ()))
-        object.__setattr__(self, "planner_options", dict(self.planner_options))
+        """Check every field (type, range, NaN/inf) and normalise `stop`, `planner_options` and numpy scalars."""
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        if not isinstance(self.planner, str):
+            raise ValueError(f"planner must be a registered name (a str), got {self.planner!r}: e.g. planner='dilated'")
+        if not isinstance(self.planner_options, Mapping) or not all(isinstance(k, str) for k in self.planner_options):
+            raise ValueError(f"planner_options must be a dict of option names to values, got "
+                             f"{self.planner_options!r}: e.g. planner_options={{'tau': 0.9}}")
+        put("planner_options", dict(self.planner_options))
+        stop = (self.stop,) if isinstance(self.stop, str) else () if self.stop is None else self.stop
+        if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) for s in stop):
+            raise ValueError(f"stop must be a string or a list of strings, got {self.stop!r}: e.g. stop=['\\n\\n']")
+        put("stop", tuple(stop))
         for name in ("gen_length", "block_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}: pass e.g. {name}=32")
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 is greedy), got {self.temperature}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}: use None to turn it off")
-        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
-            raise ValueError(f"top_k must be an integer >= 1, got {self.top_k!r}: use None to turn it off")
-        if self.cfg_scale < 0:
-            raise ValueError(f"cfg_scale must be >= 0 (0 is off), got {self.cfg_scale}")
-        if self.cache not in CACHE_MODES:
+            put(name, checks.integer(name, getattr(self, name), at_least=1, example=32))
+        put("temperature", checks.finite("temperature", self.temperature, at_least=0, example=0.7,
+                                         note="0 is greedy"))
+        if self.top_p is not None:
+            put("top_p", checks.finite("top_p", self.top_p, above=0, at_most=1, example=0.95, note="None is off"))
+        if self.top_k is not None:
+            put("top_k", checks.integer("top_k", self.top_k, at_least=1, example=50, note="None is off"))
+        put("cfg_scale", checks.finite("cfg_scale", self.cfg_scale, at_least=0, example=1.0, note="0 is off"))
+        if not isinstance(self.eos_early_stop, bool):
+            raise ValueError(f"eos_early_stop must be True or False, got {self.eos_early_stop!r}")
+        if self.seed is not None:
+            put("seed", checks.integer("seed", self.seed, example=0, note="None draws a fresh one"))
+        if not isinstance(self.cache, str) or self.cache not in CACHE_MODES:
             raise ValueError(f"cache must be one of {CACHE_MODES}, got {self.cache!r}")
         if any(not s for s in self.stop):
             raise ValueError("stop strings must be non-empty: remove the empty string from stop")
+        if self.planner in PLANNERS:  # a registered planner checks its options, and them against these lengths
+            get_planner(self.planner, **self.planner_options).check(self.num_blocks, self.block_lengths())
 
     @property
     def num_blocks(self) -> int:

@@ -16,6 +16,7 @@ that is finished (all revealed, or EOS / stop string reached) costs no further m
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,23 +118,81 @@ def decode(model: Denoiser, prompts, config: DecodeConfig, planner: Planner | No
 
 
 def encode_prompts(model: Denoiser, prompts) -> list[list[int]]:
-    """Normalise the accepted prompt forms to a list of token-id lists (before any model call)."""
+    """Normalise the accepted prompt forms to a list of token-id lists, and check them before any model call: at
+    least one prompt, integer ids only (a float tensor is not truncated), every id inside the model's vocabulary."""
     if isinstance(prompts, torch.Tensor):
         if prompts.dim() != 2:
             raise ValueError(f"a prompt tensor must be (B, P), got shape {tuple(prompts.shape)}")
-        return prompts.tolist()
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    prompts = list(prompts)
-    if not prompts:
-        raise ValueError("no prompts: pass a string, a list of strings or a list of token-id lists")
-    if all(isinstance(p, str) for p in prompts):
-        if model.tokenizer is None:
-            raise ValueError("string prompts need a tokenizer: load the model with one, or pass token ids")
-        return [model.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    if all(isinstance(p, (list, tuple)) and all(isinstance(t, int) for t in p) for p in prompts):
-        return [list(p) for p in prompts]
-    raise ValueError("prompts must all be strings, or all be lists of token ids")
+        if prompts.dtype.is_floating_point or prompts.dtype.is_complex or prompts.dtype == torch.bool:
+            raise ValueError(f"prompts: a prompt tensor must hold integer token ids, got dtype {prompts.dtype}: pass "
+                             f"a LongTensor (B, P) of ids from the model's tokenizer")
+        if len(prompts) == 0:
+            raise ValueError(f"prompts: the prompt tensor has no rows (shape {tuple(prompts.shape)}): pass at least "
+                             f"one prompt")
+        rows = prompts.tolist()
+    else:
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if not isinstance(prompts, (list, tuple)):
+            raise ValueError(f"prompts must be a string, a list of strings, a list of token-id lists or a LongTensor "
+                             f"(B, P), got a {type(prompts).__name__}")
+        if not prompts:
+            raise ValueError("no prompts: pass a string, a list of strings or a list of token-id lists")
+        if all(isinstance(p, str) for p in prompts):
+            if model.tokenizer is None:
+                raise ValueError("string prompts need a tokenizer: load the model with one, or pass token ids")
+            rows = [model.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        else:
+            rows = [_id_list(p, i) for i, p in enumerate(prompts)]
+    _check_vocabulary(rows, vocab_size(model))
+    return rows
+
+
+def _id_list(prompt, row: int) -> list[int]:
+    """One prompt given as token ids, as a list of ints; a ValueError naming the row and element otherwise."""
+    if not isinstance(prompt, (list, tuple)):
+        raise ValueError(f"prompts must all be strings, or all be lists of token ids: prompts[{row}] is a "
+                         f"{type(prompt).__name__}")
+    for j, token in enumerate(prompt):
+        if isinstance(token, bool) or not isinstance(token, numbers.Integral):
+            raise ValueError(f"prompts[{row}][{j}] is {token!r} (a {type(token).__name__}): token ids must be ints")
+    return [int(t) for t in prompt]
+
+
+def _check_vocabulary(rows: list[list[int]], vocab: int | None) -> None:
+    """Every id in [0, vocab) (only >= 0 when the vocabulary size is unknown)."""
+    for row, ids in enumerate(rows):
+        bad = [t for t in ids if t < 0 or (vocab is not None and t >= vocab)]
+        if bad:
+            limits = f"the model's vocabulary [0, {vocab})" if vocab is not None else "the vocabulary (ids are >= 0)"
+            raise ValueError(f"prompts[{row}] holds token id {bad[0]}, outside {limits}: pass ids from this model's "
+                             f"tokenizer")
+
+
+def vocab_size(model: Denoiser) -> int | None:
+    """Token ids the model accepts: rows of its input embedding, else `config.vocab_size`, else the tokenizer's
+    length; None when none of them is known."""
+    try:
+        return int(model.model.get_input_embeddings().num_embeddings)
+    except (AttributeError, NotImplementedError):
+        pass
+    size = getattr(getattr(model.model, "config", None), "vocab_size", None)
+    if isinstance(size, int) and size > 0:
+        return size
+    return len(model.tokenizer) if model.tokenizer is not None else None
+
+
+def _too_long(prompt: int, gen_length: int, limit: int, rows: int) -> str:
+    """The fix for a prompt (the longest of `rows`) that leaves too little room for `gen_length` positions."""
+    which = "the longest prompt" if rows > 1 else "the prompt"
+    if prompt >= limit:
+        fix = f"shorten it to at most {limit - gen_length} tokens" if limit > gen_length else \
+            f"shorten it and lower gen_length below {limit}"
+        return (f"{which} alone ({prompt} tokens) reaches the model's maximum of {limit} positions, leaving none "
+                f"for gen_length ({gen_length}): {fix}")
+    return (f"{which} ({prompt} tokens) + gen_length ({gen_length}) = {prompt + gen_length} exceeds the model's "
+            f"maximum of {limit} positions: {limit - prompt} generated tokens fit after it, so lower gen_length to "
+            f"at most {limit - prompt}, or shorten the prompt by {prompt + gen_length - limit} tokens")
 
 
 class _Decoder:
@@ -146,10 +205,7 @@ class _Decoder:
         self.P, self.G, self.K = max(self.prompt_lens), config.gen_length, config.block_length
         total = self.P + self.G
         if model.max_length is not None and total > model.max_length:
-            raise ValueError(
-                f"prompt ({self.P} tokens) + gen_length ({self.G}) = {total} exceeds the model's maximum of "
-                f"{model.max_length} positions: shorten the prompt or lower gen_length to {model.max_length - self.P}"
-            )
+            raise ValueError(_too_long(self.P, self.G, model.max_length, len(prompt_ids)))
         if any(model.mask_id in p for p in prompt_ids):
             raise ValueError(f"a prompt contains the mask token id {model.mask_id}: remove it from the prompt")
         device = model.device

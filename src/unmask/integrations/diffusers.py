@@ -65,7 +65,8 @@ class PlannerScheduler(BlockRefinementScheduler):
             raise ValueError(f"`block_length` must be > 0, got {block_length}.")
         planner = self.planner
         if "steps" in planner.options() and planner.steps is None and getattr(planner, "match", None) is None:
-            planner = dataclasses.replace(planner, steps=num_inference_steps)
+            # as diffusers' own pipeline does: a block takes at most one call per position
+            planner = dataclasses.replace(planner, steps=min(num_inference_steps, block_length))
         planner.check(1, [block_length])
         self._block_planner = planner
         self._scheduled_calls = planner.steps_for(block_length, 0, 1) or 0

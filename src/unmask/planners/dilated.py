@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import torch
 
+from unmask import checks
 from unmask.planners.base import Planner, StepState
 
 
@@ -67,6 +68,11 @@ class _GroupedPlanner(Planner):
 
     defer_below: float | None = None
 
+    def __post_init__(self):
+        if self.defer_below is not None:
+            checks.finite(f"{self.name}: defer_below", self.defer_below, at_least=0, at_most=1, example=0.5,
+                          note="a probability; None is off")
+
     def groups(self, length: int) -> tuple[tuple[int, ...], ...]:
         raise NotImplementedError
 
@@ -109,12 +115,9 @@ class Dilated(_GroupedPlanner):
     source = "Luxembourg, Permuter, Nachmani 2025 (arXiv 2506.19037)"
 
     def __post_init__(self):
-        if isinstance(self.base, bool) or not isinstance(self.base, int) or self.base < 2:
-            raise ValueError(f"dilated: base must be an integer >= 2, got {self.base!r}: use base=2")
-        if isinstance(self.skip, bool) or not isinstance(self.skip, int) or self.skip < 1:
-            raise ValueError(f"dilated: skip must be an integer >= 1, got {self.skip!r}: use skip=1")
-        if self.defer_below is not None and not 0 <= self.defer_below <= 1:
-            raise ValueError(f"dilated: defer_below is a probability in [0, 1], got {self.defer_below}")
+        checks.integer("dilated: base", self.base, at_least=2, example=2)
+        checks.integer("dilated: skip", self.skip, at_least=1, example=1)
+        super().__post_init__()
 
     def groups(self, length: int):
         return dilated_groups(length, self.base, self.skip)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from unmask import scoring
+from unmask import checks, scoring
 from unmask.planners.base import Planner, StepState, top_k_mask
 from unmask.planners.spacing import space_out
 
@@ -32,10 +32,8 @@ class EntropyBound(Planner):
     source = "Ben-Hamu et al. 2025 (EB-sampler); DUS generate_eb_sampler"
 
     def __post_init__(self):
-        if self.gamma < 0:
-            raise ValueError(f"entropy_bound: gamma must be >= 0, got {self.gamma}: e.g. gamma=0.1")
-        if self.start_stride < 0:
-            raise ValueError(f"entropy_bound: start_stride must be >= 0 (0 is off), got {self.start_stride}")
+        checks.finite("entropy_bound: gamma", self.gamma, at_least=0, example=0.1, note="bits")
+        checks.finite("entropy_bound: start_stride", self.start_stride, at_least=0, example=2, note="0 is off")
 
     def select(self, state: StepState) -> torch.Tensor:
         entropy = scoring.entropy_bits(state.probs).masked_fill(~state.eligible, torch.inf)  # (A, K)

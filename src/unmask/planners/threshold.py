@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from unmask import checks
 from unmask.planners.base import Planner, StepState, best_position
 from unmask.planners.spacing import space_out
 
@@ -30,10 +31,8 @@ class Threshold(Planner):
     source = "Wu et al. 2025, Fast-dLLM llada/generate.py (threshold=tau)"
 
     def __post_init__(self):
-        if not 0 <= self.tau <= 1:
-            raise ValueError(f"threshold: tau is a probability in [0, 1], got {self.tau}: e.g. tau=0.9")
-        if self.start_stride < 0:
-            raise ValueError(f"threshold: start_stride must be >= 0 (0 is off), got {self.start_stride}")
+        checks.finite("threshold: tau", self.tau, at_least=0, at_most=1, example=0.9, note="a probability")
+        checks.finite("threshold: start_stride", self.start_stride, at_least=0, example=2, note="0 is off")
 
     def fallback_scores(self, state: StepState) -> torch.Tensor:
         return state.confidence
