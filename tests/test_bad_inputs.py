@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import pytest
 import torch
@@ -115,3 +116,132 @@ def test_numpy_scalars_are_accepted_and_stored_as_python_numbers():
     np = pytest.importorskip("numpy")
     config = unmask.DecodeConfig(seed=np.int64(3), temperature=np.float32(0.5), gen_length=np.int64(16))
     assert type(config.seed) is int and type(config.temperature) is float and type(config.gen_length) is int
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The command line: checked before the model loads; any bytes read as a prompt; --escapes keeps non-ASCII text
+# --------------------------------------------------------------------------------------------------------------
+
+CLI_GUARDED = [  # (extra arguments, fragment of the error)
+    (["--temperature", "nan"], "temperature must be >= 0"),
+    (["--gen-length", "0"], "gen_length must be an integer >= 1"),
+    (["--block-length", "0"], "block_length must be an integer >= 1"),
+    (["--stop", ""], "stop strings must be non-empty"),
+    (["--planner", "threshold", "--tau", "nan"], "threshold: tau must be in [0, 1]"),
+    (["--planner", "entropy_bound", "--gamma", "inf"], "entropy_bound: gamma must be >= 0"),
+    (["--planner", "confidence", "--steps", "100", "--gen-length", "16"], "use steps <= 16"),
+    (["--dtype", "bogus"], "argument --dtype: unknown dtype 'bogus': use one of float32"),
+    (["--device", "tpu9"], "argument --device: unknown device 'tpu9': write cpu, cuda, cuda:N"),
+]
+
+
+@pytest.fixture
+def no_loading(monkeypatch):
+    """Make loading a model a test failure; returns the list of attempted loads."""
+    loads = []
+    monkeypatch.setattr(unmask, "load_model", lambda *a, **k: loads.append(a) or pytest.fail("the model was loaded"))
+    return loads
+
+
+@pytest.mark.parametrize("command", ["generate", "eval"])
+@pytest.mark.parametrize("extra,fragment", CLI_GUARDED, ids=[" ".join(e) for e, _ in CLI_GUARDED])
+def test_cli_checks_arguments_before_loading_the_model(no_loading, capsys, tmp_path, command, extra, fragment):
+    from unmask import cli
+
+    head = ["generate", "x"] if command == "generate" else ["eval", "--task", "arith", "--limit", "2", "--out",
+                                                            str(tmp_path)]
+    try:
+        code = cli.main([*head, "--model", str(tmp_path), *extra])
+    except SystemExit as exit:  # argparse's own errors (--dtype, --device)
+        code = exit.code
+    assert code == 2
+    assert fragment in capsys.readouterr().err
+    assert no_loading == []
+
+
+@pytest.mark.parametrize("typed,escapes,meant", [
+    ("Résoudre 🦄\\n1+1=", True, "Résoudre 🦄\n1+1="),
+    ("Résoudre 🦄\\n1+1=", False, "Résoudre 🦄\\n1+1="),
+    ("tab\\there \\\\n stays \\d \\u00e9 \\x41", True, "tab\there \\n stays \\d é A"),
+    ("\udcff\udcfe Solve", False, "\ufffd\ufffd Solve"),  # bytes ff fe as sys.argv holds them (surrogateescape)
+    ("caf\udce9 \\n", True, "caf\ufffd \n"),
+])
+def test_cli_prompt_text(typed, escapes, meant):
+    from unmask.cli import _prompt_text
+
+    assert _prompt_text(typed, escapes) == meant
+
+
+def test_cli_escapes_reach_the_decoder_intact(monkeypatch, spied, capsys):
+    from unmask import cli
+
+    model, _ = spied
+    seen = []
+    decode = unmask.decode
+    monkeypatch.setattr(unmask, "load_model", lambda *a, **k: model)
+    monkeypatch.setattr(unmask, "decode", lambda m, prompt, config: seen.append(prompt) or decode(m, prompt, config))
+    assert cli.main(["generate", "Résoudre 🦄\\nx", "--escapes", "--gen-length", "8", "--block-length", "8"]) == 0
+    assert seen == ["Résoudre 🦄\nx"]
+
+
+def test_cli_reads_a_non_utf8_prompt_without_a_traceback(tmp_path, tokenizer):
+    import os
+    import subprocess
+    import sys
+
+    model = tiny_llama(len(tokenizer))
+    model.config.mask_token_id = tokenizer.mask_token_id
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "unmask", "generate", b"\xff\xfe Solve 1+1=", "--model", tmp_path,
+                             "--gen-length", "8", "--block-length", "8"], capture_output=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"})
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 0, stderr
+    assert "not valid UTF-8" in stderr and "Traceback" not in stderr
+    assert b"NFE" in result.stdout
+
+
+# --------------------------------------------------------------------------------------------------------------
+# `unmask eval` resume: a corrupt record names its file and line, is set aside, and its sample is decoded again
+# --------------------------------------------------------------------------------------------------------------
+
+def test_eval_resume_skips_corrupt_records_naming_file_and_line(tmp_path, tiny_model):
+    import json
+
+    from unmask.evaluate import evaluate, load_records
+    from unmask.evaluate.records import CorruptRecordWarning
+    from unmask.tasks import get_task
+
+    task = get_task("sudoku")
+    records = load_records(task, None, "test", 4, seed=1)
+    config = unmask.DecodeConfig(planner="dilated", gen_length=8, block_length=8)
+    first = evaluate(tiny_model, task, records, config, tmp_path, batch_size=2, progress=False)
+    shard = tmp_path / first["directory"] / "samples.0.jsonl"
+    lines = shard.read_text().splitlines(keepends=True)
+    no_correct = json.loads(lines[2])
+    del no_correct["correct"]
+    lines[1], lines[2] = "garbage\n", json.dumps(no_correct) + "\n"
+    shard.write_text("".join(lines))
+    with pytest.warns(CorruptRecordWarning) as caught:
+        second = evaluate(tiny_model, task, records, config, tmp_path, batch_size=2, progress=False)
+    messages = [str(w.message) for w in caught]
+    assert f"{shard}, line 2: not valid JSON" in messages[0]
+    assert f"{shard}, line 3: the record lacks correct" in messages[1]
+    assert second["samples"] == 4 and second["complete"]
+    assert sorted(json.loads(line)["id"] for line in shard.read_text().splitlines()) == [0, 1, 2, 3]
+    assert len((tmp_path / first["directory"] / "samples.0.jsonl.rejected").read_text().splitlines()) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # set aside once: a third run reads a clean file
+        assert evaluate(tiny_model, task, records, config, tmp_path, batch_size=2, progress=False)["samples"] == 4
+
+
+def test_a_torn_last_line_is_still_dropped_silently(tmp_path):
+    from unmask.evaluate.records import read_samples
+
+    path = tmp_path / "samples.0.jsonl"
+    path.write_text('{"id": 0, "correct": true, "nfe": 3, "tokens": 4, "seconds": 0.1}\n{"id": 1, "corr')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [r["id"] for r in read_samples(path, repair=True)] == [0]
+    assert path.read_text().endswith("0.1}\n")

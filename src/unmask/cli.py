@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import re
 import sys
+
+ESCAPE = re.compile(r"\\(?:[\\'\"abfnrtv]|[0-7]{1,3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
+"""The backslash escapes `--escapes` interprets (Python's string-literal escapes, without \\N{...})."""
 
 
 def _option_value(text: str):
@@ -34,16 +39,14 @@ def _generate(args) -> int:
 
     console = Console()
     planners = [args.planner] + ([args.compare] if args.compare else [])
-    options_of = {planner: _options_for(args, planner) for planner in planners}
+    configs = [_decode_config(args, planner, _options_for(args, planner)) for planner in planners]  # checked here,
+    prompt = _prompt_text(args.prompt, args.escapes)  # before the model loads
     model = unmask.load_model(args.model if args.model != "bundled" else None, device=args.device, dtype=args.dtype,
                               trust_remote_code=args.trust_remote_code)
-    prompt = args.prompt.encode().decode("unicode_escape") if args.escapes else args.prompt
     rows = []
-    for planner in planners:
-        options = options_of[planner]
-        result = unmask.generate(model, prompt, planner=planner, gen_length=args.gen_length,
-                                 block_length=args.block_length, temperature=args.temperature, seed=args.seed,
-                                 eos_early_stop=not args.no_early_stop, stop=args.stop, cache=args.cache, **options)
+    for planner, config in zip(planners, configs):
+        options = config.planner_options
+        result = unmask.decode(model, prompt, config)
         nfe, steps = int(result.nfe[0]), result.reveal_step[0].tolist()
         label = planner + "".join(f" {k}={v}" for k, v in options.items())
         console.rule(f"[bold]{label}[/]  NFE {nfe}  {result.seconds:.3f}s")
@@ -53,6 +56,31 @@ def _generate(args) -> int:
     if len(rows) > 1:
         console.print(summary_table(rows))
     return 0
+
+
+def _prompt_text(text: str, escapes: bool) -> str:
+    """The prompt as typed. Bytes that are not UTF-8 (which Python keeps as surrogate escapes in `sys.argv`) become
+    U+FFFD, with a warning; with `escapes`, backslash escapes (\\n, \\t, \\xNN, \\uNNNN, ...) are interpreted and
+    every other character, non-ASCII included, is kept as it is."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # lone surrogates that did not come from undecodable bytes
+        raw = text.encode("utf-8", "surrogatepass")
+    clean = raw.decode("utf-8", "replace")
+    if clean != text:
+        print("unmask: warning: the prompt is not valid UTF-8; undecodable bytes were replaced by U+FFFD",
+              file=sys.stderr)
+    if not escapes:
+        return clean
+
+    def unescape(match) -> str:
+        try:
+            return codecs.decode(match.group(0), "unicode_escape")
+        except UnicodeDecodeError:
+            raise ValueError(f"--escapes: {match.group(0)} is not a valid escape (a code point above U+10FFFF): "
+                             f"write it as \\\\ to keep the backslash") from None
+
+    return ESCAPE.sub(unescape, clean)
 
 
 def _options_for(args, planner: str) -> dict:
@@ -70,7 +98,7 @@ def _options_for(args, planner: str) -> dict:
 def _decode_config(args, planner: str, options: dict, task=None):
     from unmask.config import DecodeConfig
 
-    gen_length = args.gen_length or (task.gen_length if task is not None else 64)
+    gen_length = args.gen_length if args.gen_length is not None else task.gen_length if task is not None else 64
     return DecodeConfig(planner=planner, planner_options=options, gen_length=gen_length,
                         block_length=args.block_length, temperature=args.temperature, seed=args.seed,
                         eos_early_stop=not args.no_early_stop, stop=tuple(args.stop), cache=args.cache)
@@ -145,6 +173,25 @@ def _sweep(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    from pathlib import Path
+
+    import uvicorn
+
+    import unmask
+    from unmask.engine import EngineLimits
+    from unmask.serve import create_app
+
+    defaults = _decode_config(args, args.planner, _options_for(args, args.planner))  # checked before the model loads
+    limits = EngineLimits(max_rows=args.max_rows, max_queued=args.max_queued, timeout_s=args.timeout)
+    model = unmask.load_model(args.model if args.model != "bundled" else None, device=args.device, dtype=args.dtype,
+                              trust_remote_code=args.trust_remote_code)
+    name = unmask.bundled_model_path().name if args.model == "bundled" else Path(args.model).resolve().name
+    app = create_app(model, name, defaults, limits, max_body_bytes=args.max_body_bytes)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 def _show(args) -> int:
     from unmask.evaluate.sweep import show
 
@@ -154,9 +201,22 @@ def _show(args) -> int:
 
 def _add_model_flags(parser) -> None:
     parser.add_argument("--model", default="bundled", help="local model directory, or 'bundled'")
-    parser.add_argument("--device")
-    parser.add_argument("--dtype")
+    parser.add_argument("--device", type=_checked("device"), help="cpu, cuda, cuda:N, mps or xpu")
+    parser.add_argument("--dtype", type=_checked("dtype"), help="float32 (fp32), bfloat16 (bf16), float16 (fp16)")
     parser.add_argument("--trust-remote-code", action="store_true", help="needed for LLaDA / Dream checkpoints")
+
+
+def _checked(kind: str):
+    """An argparse type that parses a --device or --dtype with `unmask.devices`; its error names the choices."""
+    def parse(text: str):
+        from unmask.devices import parse_device, parse_dtype
+
+        try:
+            return (parse_device if kind == "device" else parse_dtype)(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def _add_decode_flags(parser, gen_length_default) -> None:
@@ -300,6 +360,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     planners = commands.add_parser("planners", help="list the planners, their options and defaults")
     planners.set_defaults(func=_planners)
+
+    serve = commands.add_parser("serve", help="an OpenAI-compatible HTTP server (continuous batching, streaming)",
+                                description="Flags set the defaults; each request may override them (extra fields).")
+    _add_model_flags(serve)
+    _add_decode_flags(serve, 64)
+    _add_planner_flags(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-rows", type=int, default=32, help="most requests in one model call")
+    serve.add_argument("--max-queued", type=int, default=256, help="most waiting requests (more get 429)")
+    serve.add_argument("--timeout", type=float, default=300.0, help="seconds before an unfinished request fails (504)")
+    serve.add_argument("--max-body-bytes", type=int, default=1_000_000, help="larger request bodies get 413")
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(func=_serve, compare=None)
 
     train = commands.add_parser("train", help="train a small masked diffusion LM on the synthetic tasks")
     train.add_argument("--task", default="arith,countdown,sudoku",

@@ -19,7 +19,7 @@ import torch
 
 from unmask.config import DecodeConfig
 from unmask.decode import decode
-from unmask.evaluate.records import append_records, read_records
+from unmask.evaluate.records import append_records, read_samples
 from unmask.evaluate.stats import wilson_interval
 from unmask.models.base import Denoiser
 from unmask.tasks import Task
@@ -104,10 +104,10 @@ def evaluate(model: Denoiser, task: Task, records: list[dict], config: DecodeCon
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "run.json").write_text(json.dumps({**run.__dict__, "config": config.to_dict()}, indent=2))
     shard = directory / f"samples.{rank}.jsonl"
-    done = {r["id"] for r in read_records(shard, repair=True)}
+    done = {r["id"] for r in read_samples(shard, repair=True)}
     for other in directory.glob("samples.*.jsonl"):  # shards of earlier runs with another process count
         if other != shard:
-            done |= {r["id"] for r in read_records(other)}
+            done |= {r["id"] for r in read_samples(other)}
     todo = [i for i in range(len(records)) if i % world == rank and i not in done]
     tokenizer = model.tokenizer
     stop = tuple(config.stop) or tuple(getattr(task, "stop", ()))
@@ -142,7 +142,7 @@ def summarise(directory: Path, run: EvalRun, model: Denoiser, expected: int) -> 
     """Merge the per-process sample files into `samples.jsonl` and write `summary.json`."""
     samples = {}
     for shard in sorted(directory.glob("samples.*.jsonl")):
-        for record in read_records(shard):
+        for record in read_samples(shard):
             samples.setdefault(record["id"], record)
     ordered = [samples[i] for i in sorted(samples)]
     (directory / "samples.jsonl").write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in ordered))
