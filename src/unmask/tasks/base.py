@@ -24,12 +24,14 @@ class Task:
         gen_length: answer length the bundled model was trained with (EOS-padded); a good default for decoding.
         fields: (class attribute) the record fields the task reads; `load` checks every record has them.
         stop: (class attribute) strings that end a completion (the evaluation passes them to the decoder).
+        runs_code: (class attribute) `score` runs the completion in `unmask.sandbox`.
     """
 
     name: str = "task"
     gen_length: int = 64
     fields: ClassVar[tuple[str, ...]] = ()
     stop: ClassVar[tuple[str, ...]] = ()
+    runs_code: ClassVar[bool] = False
 
     def load(self, path: str | Path | None = None, split: str = "test", limit: int | None = None) -> list[dict]:
         """Records from a local file: .jsonl (or .jsonl.gz), .json (a list, or `{"data": [...]}`) or .parquet.

