@@ -22,6 +22,8 @@ from unmask.decode import decode
 from unmask.evaluate.records import append_records, read_samples
 from unmask.evaluate.stats import wilson_interval
 from unmask.models.base import Denoiser
+from unmask.sandbox import SandboxUnavailable
+from unmask.sandbox import require as require_sandbox
 from unmask.tasks import Task
 
 DEFAULT_EVAL_SEED = 20_251_130  # synthetic test sets: a seed never used by training ("train:..." streams)
@@ -98,6 +100,8 @@ def evaluate(model: Denoiser, task: Task, records: list[dict], config: DecodeCon
         out: results root; the run goes to `run_directory(out, ...)`.
         rank, world, barrier: data-parallel sharding (sample i goes to process i % world); `barrier()` waits for all.
     """
+    if task.runs_code:  # no sandbox here: say so before any model call, not as a failed sample each
+        require_sandbox()
     run = EvalRun(task.name, str(data or "generated"), limit, seed, config, str(model_path or "bundled"),
                   model_fingerprint(model_path))
     directory = run_directory(out, run)
@@ -125,7 +129,7 @@ def evaluate(model: Denoiser, task: Task, records: list[dict], config: DecodeCon
                 rows.append({
                     "id": i, "prompt": prompts[row], "completion": completion,
                     "answer": _jsonable(task.extract(completion)), "gold": _jsonable(task.gold(records[i])),
-                    "correct": bool(task.score(records[i], completion)), "nfe": int(result.nfe[row]),
+                    **_score(task, records[i], completion), "nfe": int(result.nfe[row]),
                     "tokens": _answer_tokens(result.tokens[row].tolist(), model.stop_ids),
                     "seconds": result.seconds / len(ids), "batch_seconds": result.seconds,
                 })
@@ -163,6 +167,17 @@ def summarise(directory: Path, run: EvalRun, model: Denoiser, expected: int) -> 
     }
     (directory / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _score(task: Task, record: dict, completion: str) -> dict:
+    """`{"correct": bool}`; when scoring raises (whatever the completion did), a failed sample with the error in
+    `score_error`, so that one completion never aborts a run (or a resumed one)."""
+    try:
+        return {"correct": bool(task.score(record, completion))}
+    except SandboxUnavailable:
+        raise
+    except Exception as error:
+        return {"correct": False, "score_error": f"{type(error).__name__}: {error}"[:1000]}
 
 
 def _answer_tokens(tokens: list[int], stop_ids: tuple[int, ...]) -> int:
