@@ -1,11 +1,12 @@
 """Adapters for the model families unmask decodes.
 
-- `MaskedLMDenoiser`: any `AutoModelForMaskedLM` (BERT, RoBERTa, ModernBERT).
-- `BidirectionalLlamaDenoiser`: a Llama-family model with `config.is_causal = False` (the shape of LLaDA; the
-  bundled model), with position ids that ignore left padding.
-- `LLaDADenoiser`: LLaDA checkpoints (remote code): mask 126336, EOS 126081, end-of-turn 126348.
-- `DreamDenoiser`: Dream / DiffuCoder checkpoints (remote code): mask 151666; the model predicts token i at
-  position i-1, so logits are shifted right by one position.
+- `MaskedLMDenoiser`: any `AutoModelForMaskedLM` (BERT, RoBERTa, ModernBERT), positions counted from each row's
+  first real token (RoBERTa's from `padding_idx + 1`), so left padding changes nothing.
+- `BidirectionalDenoiser`: a decoder-shaped transformer with full attention (transformers' Llama or Qwen2 with
+  `is_causal=False`): LLaDA and the bundled model natively; takes a prefix / dual KV cache.
+- `DreamDenoiser`: the same for Dream / DiffuCoder, whose output at position i-1 predicts token i (`logit_shift=1`).
+- `RemoteLLaDADenoiser`, `RemoteDreamDenoiser`: the checkpoints' own remote code, where the installed transformers
+  runs it (no cache; LLaDA's code ignores the attention mask, so its padded rows are not batch-invariant).
 """
 
 from __future__ import annotations
@@ -14,61 +15,86 @@ import torch
 
 from unmask.models.base import Denoiser, positions_from_mask
 
-LLADA_MASK_ID, LLADA_EOS_ID, LLADA_EOT_ID = 126336, 126081, 126348
-DREAM_MASK_ID = 151666
-
 
 class MaskedLMDenoiser(Denoiser):
-    """A BERT-style masked LM: logits[:, i] already predicts position i."""
+    """A BERT-style masked LM: logits[:, i] already predicts position i.
+
+    Position ids are always passed, counted from each row's first real token plus the model's position offset
+    (RoBERTa-style embeddings reserve the ids up to `padding_idx`), so a row's logits do not depend on padding.
+    """
 
     def forward(self, ids, attention_mask=None):
-        kwargs = {}
-        if attention_mask is not None:
-            kwargs["attention_mask"] = attention_mask
-            if getattr(self.model.config, "position_embedding_type", "absolute") == "absolute":
-                kwargs["position_ids"] = positions_from_mask(attention_mask)
+        mask = torch.ones_like(ids) if attention_mask is None else attention_mask
+        kwargs = {"attention_mask": mask} if attention_mask is not None else {}
+        if self._absolute_positions:
+            kwargs["position_ids"] = positions_from_mask(mask) + self._position_offset
         return self.model(input_ids=ids, **kwargs).logits
 
+    @property
+    def _absolute_positions(self) -> bool:
+        return self._position_embeddings is not None
 
-class BidirectionalLlamaDenoiser(Denoiser):
-    """A Llama-family model with `is_causal=False`: full attention over the sequence, RoPE positions from the mask."""
+    @property
+    def _position_embeddings(self):
+        base = getattr(self.model, self.model.base_model_prefix, self.model)
+        return getattr(getattr(base, "embeddings", None), "position_embeddings", None)
+
+    @property
+    def _position_offset(self) -> int:
+        padding_idx = getattr(self._position_embeddings, "padding_idx", None)
+        return 0 if padding_idx is None else padding_idx + 1
+
+
+class BidirectionalDenoiser(Denoiser):
+    """Full attention over the sequence, RoPE positions from the mask; logits shifted right by `logit_shift`."""
 
     supports_cache = True
+    logit_shift = 0
 
     def forward(self, ids, attention_mask=None):
         positions = None if attention_mask is None else positions_from_mask(attention_mask)
-        return self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions).logits
+        logits = self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions).logits
+        return shift_right(logits, self.logit_shift)
 
     def block_logits(self, ids, attention_mask, columns, shared):
-        """With shared columns, the output layer runs on those positions only (`logits_to_keep`)."""
+        """With shared columns, the output layer runs on the positions that predict them only (`logits_to_keep`)."""
         if not shared:
             return super().block_logits(ids, attention_mask, columns, shared)
         positions = None if attention_mask is None else positions_from_mask(attention_mask)
         return self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions,
-                          logits_to_keep=columns[0]).logits
+                          logits_to_keep=(columns[0] - self.logit_shift).clamp(min=0)).logits
 
     def cached_forward(self, ids, attention_mask, positions, past, keep=None):
-        """A forward that reads (and, without `past`, returns) per-layer keys/values.
+        """A forward that reads (and, without `past`, returns) per-layer keys/values. Outputs are NOT shifted: the
+        caller asks for the positions that predict the columns it needs (`CachedRunner` does).
 
         Args:
             ids: LongTensor (A, n), the fed tokens; positions: LongTensor (A, n), their position ids.
             attention_mask: LongTensor (A, past_len + n) in cache order then fed order, or None.
             past: list over layers of (keys, values), each (A, heads, past_len, head_dim); None for a full forward.
-            keep: LongTensor of fed positions whose logits to return (None: all).
+            keep: LongTensor of fed positions whose outputs to return (None: all).
         Returns:
             (logits (A, len(keep) or n, V), layers: [(keys, values)] of the full forward, or None when `past` given).
         """
         from transformers import DynamicCache
 
-        cache = DynamicCache(ddp_cache_data=past, config=self.model.config) if past else DynamicCache(config=self.model.config)
+        config = self.model.config
+        cache = DynamicCache(ddp_cache_data=past, config=config) if past else DynamicCache(config=config)
         out = self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions, cache=cache,
                          use_cache=True, logits_to_keep=0 if keep is None else keep.to(ids.device))
         layers = None if past else [(layer.keys, layer.values) for layer in cache.layers]
         return out.logits, layers
 
 
-class LLaDADenoiser(Denoiser):
-    """LLaDA remote-code model: called with ids (and the attention mask when there is padding)."""
+class DreamDenoiser(BidirectionalDenoiser):
+    """Dream / DiffuCoder: the output at i-1 predicts token i."""
+
+    logit_shift = 1
+
+
+class RemoteLLaDADenoiser(Denoiser):
+    """LLaDA through its own remote code: called with ids (its code ignores the attention mask and counts positions
+    from the left edge of the batch, so left-padded rows depend on the batch)."""
 
     def forward(self, ids, attention_mask=None):
         if attention_mask is None:
@@ -76,8 +102,8 @@ class LLaDADenoiser(Denoiser):
         return self.model(ids, attention_mask=attention_mask).logits
 
 
-class DreamDenoiser(Denoiser):
-    """Dream / DiffuCoder remote-code model: its output at i-1 predicts token i, so shift logits right by one."""
+class RemoteDreamDenoiser(Denoiser):
+    """Dream / DiffuCoder through their own remote code, called the way `diffusion_generate` calls it."""
 
     def forward(self, ids, attention_mask=None):
         if attention_mask is None:
@@ -85,4 +111,11 @@ class DreamDenoiser(Denoiser):
         else:  # Dream's own sampler passes a (B, 1, L, L) boolean mask and padding-aware positions
             pair_mask = attention_mask.bool()[:, None, None, :] & attention_mask.bool()[:, None, :, None]
             logits = self.model(ids, attention_mask=pair_mask, position_ids=positions_from_mask(attention_mask)).logits
-        return torch.cat([logits[:, :1], logits[:, :-1]], dim=1)  # (B, L, V)
+        return shift_right(logits, 1)
+
+
+def shift_right(logits: torch.Tensor, shift: int) -> torch.Tensor:
+    """Logits of position i taken from position i - shift (the first positions keep their own). (B, L, V) -> same."""
+    if not shift:
+        return logits
+    return torch.cat([logits[:, :shift], logits[:, :-shift]], dim=1)

@@ -1,26 +1,41 @@
-"""`load_model`: a local Hugging Face directory (or the bundled model) wrapped in the right denoiser adapter."""
+"""`load_model`: a local checkpoint directory (or the bundled model) wrapped in the right denoiser adapter.
+
+LLaDA / LLaDA-1.5 and Dream / DiffuCoder checkpoints are built natively from transformers' own Llama and Qwen2
+(`models/llada.py`, `models/dream.py`): no remote code runs, and the weights are loaded once, in the requested
+dtype, straight from the checkpoint files. Their own remote code stays available as kinds `llada_remote` and
+`dream_remote` where the installed transformers runs it. Every problem with the directory is reported, naming the
+file and what is wrong, before any weights are read.
+"""
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 
 import torch
 
+from unmask.devices import parse_device, parse_dtype
+from unmask.models import dream, llada
 from unmask.models.adapters import (
-    DREAM_MASK_ID,
-    LLADA_EOS_ID,
-    LLADA_EOT_ID,
-    LLADA_MASK_ID,
-    BidirectionalLlamaDenoiser,
+    BidirectionalDenoiser,
     DreamDenoiser,
-    LLaDADenoiser,
     MaskedLMDenoiser,
+    RemoteDreamDenoiser,
+    RemoteLLaDADenoiser,
 )
 from unmask.models.base import Denoiser
 
 BUNDLED_MODEL = "mdlm-5m"
-KINDS = ("masked_lm", "bidirectional_llama", "llada", "dream")
-REMOTE_CODE_KINDS = ("llada", "dream")
+KINDS = ("masked_lm", "bidirectional_llama", "llada", "dream", "llada_remote", "dream_remote")
+REMOTE_KINDS = ("llada_remote", "dream_remote")
+UNSUPPORTED_ARCHITECTURES = {
+    "LLaDA2MoeModelLM": "LLaDA2 / LLaDA-MoE is a mixture-of-experts model that the installed transformers does not "
+                        "build, and it decodes block-causally (each block sees only the blocks before it), which the "
+                        "unmask loop's full attention does not reproduce; run it in diffusers' LLaDA2Pipeline with "
+                        "unmask.integrations.diffusers.PlannerScheduler as the scheduler",
+}
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 def bundled_model_path() -> Path:
@@ -28,17 +43,75 @@ def bundled_model_path() -> Path:
     return Path(__file__).resolve().parent.parent / "assets" / BUNDLED_MODEL
 
 
+def read_config(path: Path) -> dict:
+    """config.json of a checkpoint directory as a dict, with errors that name the file and the problem."""
+    file = path / "config.json"
+    if not path.is_dir():
+        raise FileNotFoundError(f"model directory {path} does not exist (give a local checkpoint directory; "
+                                f"nothing is downloaded)")
+    if not file.is_file():
+        hint = "the bundled model is missing from this install" if path == bundled_model_path() else \
+            "point to a local Hugging Face model directory"
+        raise FileNotFoundError(f"no config.json in {path}: {hint} (nothing is downloaded)")
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{file} is not UTF-8 text ({err.reason} at byte {err.start}): restore the file") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{file} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}; "
+                         f"restore the file from the checkpoint") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{file} must hold a JSON object, got {type(raw).__name__}")
+    return raw
+
+
 def detect_kind(config) -> str:
-    """Adapter kind for a transformers config: LLaDA, Dream, a bidirectional Llama-family model, or a masked LM."""
-    model_type = str(getattr(config, "model_type", "")).lower()
-    if model_type == "llada":
+    """Adapter kind for a config (a dict read from config.json, or a transformers config)."""
+    raw = config if isinstance(config, dict) else config.to_dict()
+    if llada.is_llada(raw):
         return "llada"
-    if model_type == "dream":
+    if dream.is_dream(raw):
         return "dream"
-    architectures = getattr(config, "architectures", None) or []
-    if getattr(config, "is_causal", True) is False and any(a.endswith("ForCausalLM") for a in architectures):
+    architectures = raw.get("architectures") or []
+    if raw.get("is_causal", True) is False and any(a.endswith("ForCausalLM") for a in architectures):
         return "bidirectional_llama"
     return "masked_lm"
+
+
+def check_weight_files(path: Path) -> list[Path]:
+    """The checkpoint's weight files, each safetensors file checked for truncation from its header (no data read).
+
+    Raises:
+        FileNotFoundError when there are none; ValueError naming a corrupt or truncated file.
+    """
+    files = sorted(path.glob("model*.safetensors")) + sorted(path.glob("pytorch_model*.bin"))
+    if not files:
+        raise FileNotFoundError(f"no weights in {path}: expected one of {', '.join(WEIGHT_FILES)} "
+                                f"(or their shards)")
+    for file in files:
+        if file.suffix == ".safetensors":
+            _check_safetensors(file)
+    return files
+
+
+def _check_safetensors(file: Path) -> None:
+    size = file.stat().st_size
+    with file.open("rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            raise ValueError(f"{file} is truncated ({size} bytes, no safetensors header): re-download or re-copy it")
+        (length,) = struct.unpack("<Q", head)
+        if length > size - 8:
+            raise ValueError(f"{file} is truncated or not a safetensors file (header says {length} bytes, the file "
+                             f"has {size}): re-download or re-copy it")
+        try:
+            header = json.loads(handle.read(length))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError(f"{file} has a corrupt safetensors header: re-download or re-copy it") from None
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    if 8 + length + end > size:
+        raise ValueError(f"{file} is truncated: its tensors need {8 + length + end} bytes, the file has {size}; "
+                         f"re-download or re-copy it")
 
 
 def _max_length(config) -> int | None:
@@ -55,21 +128,24 @@ def wrap_model(model, tokenizer, kind: str, mask_id: int | None = None) -> Denoi
     eos_id = getattr(tokenizer, "eos_token_id", None) if tokenizer is not None else None
     eos_id = eos_id if eos_id is not None else getattr(config, "eos_token_id", None)
     pad_id = getattr(tokenizer, "pad_token_id", None) if tokenizer is not None else None
-    if kind == "llada":
-        mask_id = LLADA_MASK_ID if mask_id is None else mask_id
-        return LLaDADenoiser(model, tokenizer, mask_id, LLADA_EOS_ID, pad_id=pad_id if pad_id is not None else LLADA_EOS_ID,
-                             stop_ids=(LLADA_EOT_ID,), max_length=_max_length(config))
-    if kind == "dream":
-        mask_id = DREAM_MASK_ID if mask_id is None else mask_id
-        return DreamDenoiser(model, tokenizer, mask_id, eos_id, pad_id=pad_id, max_length=_max_length(config))
+    max_length = _max_length(config)
+    if kind in ("llada", "llada_remote"):
+        adapter = BidirectionalDenoiser if kind == "llada" else RemoteLLaDADenoiser
+        return adapter(model, tokenizer, llada.MASK_ID if mask_id is None else mask_id, llada.EOS_ID,
+                       pad_id=llada.EOS_ID if pad_id is None else pad_id, stop_ids=(llada.EOT_ID,),
+                       max_length=max_length)
+    if kind in ("dream", "dream_remote"):
+        adapter = DreamDenoiser if kind == "dream" else RemoteDreamDenoiser
+        return adapter(model, tokenizer, dream.MASK_ID if mask_id is None else mask_id,
+                       dream.EOS_ID if eos_id is None else eos_id, pad_id=pad_id, max_length=max_length)
     if mask_id is None:
         mask_id = getattr(tokenizer, "mask_token_id", None) if tokenizer is not None else None
         mask_id = mask_id if mask_id is not None else getattr(config, "mask_token_id", None)
     if kind == "bidirectional_llama":
-        return BidirectionalLlamaDenoiser(model, tokenizer, mask_id, eos_id, pad_id=pad_id, max_length=_max_length(config))
+        return BidirectionalDenoiser(model, tokenizer, mask_id, eos_id, pad_id=pad_id, max_length=max_length)
     if kind == "masked_lm":
-        return MaskedLMDenoiser(model, tokenizer, mask_id, eos_id if eos_id is not None else getattr(tokenizer, "sep_token_id", None),
-                                pad_id=pad_id, max_length=_max_length(config))
+        eos_id = eos_id if eos_id is not None else getattr(tokenizer, "sep_token_id", None)
+        return MaskedLMDenoiser(model, tokenizer, mask_id, eos_id, pad_id=pad_id, max_length=max_length)
     raise ValueError(f"unknown model kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 
@@ -78,47 +154,87 @@ def load_model(path: str | Path | None = None, *, mask_id: int | None = None, de
     """Load a masked diffusion LM from a local directory (None: the bundled model) as a denoiser.
 
     Args:
-        path: local Hugging Face model directory; None loads the bundled model.
+        path: local checkpoint directory; None loads the bundled model.
         mask_id: override the mask token id (needed when the tokenizer has none).
-        device: torch device (default: cuda when available, else cpu).
-        dtype: torch dtype or its name ("bfloat16"); default float32 on CPU, bfloat16 on GPU.
-        kind: force the adapter: one of "masked_lm", "bidirectional_llama", "llada", "dream".
-        trust_remote_code: required for LLaDA / Dream checkpoints, whose modelling code ships with the weights.
+        device: torch device or its name (default: cuda when available, else cpu).
+        dtype: torch dtype or its name ("bfloat16", "bf16"); default float32 on CPU, bfloat16 on GPU.
+        kind: force the adapter, one of `KINDS`; by default it is read from config.json (LLaDA and Dream / DiffuCoder
+            checkpoints load natively).
+        trust_remote_code: run the checkpoint's own modelling code; only the `*_remote` kinds need it.
     Returns:
         A `Denoiser` with `.tokenizer`, `.mask_id`, `.eos_id`.
     """
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
-
     path = Path(path) if path is not None else bundled_model_path()
-    if not (path / "config.json").exists():
-        hint = "the bundled model is missing from this install" if path == bundled_model_path() else "point to a local model directory"
-        raise FileNotFoundError(f"no config.json in {path}: {hint} (nothing is downloaded)")
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}: choose one of {', '.join(KINDS)}")
-    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True) \
-        if trust_remote_code else _plain_config(path)
-    kind = kind or detect_kind(config)
-    if kind in REMOTE_CODE_KINDS and not trust_remote_code:
-        raise ValueError(f"{path} is a {kind} checkpoint whose model code ships with it: pass trust_remote_code=True")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype)
+    dtype, device = parse_dtype(dtype), parse_device(device)
+    raw = read_config(path)
+    for architecture in raw.get("architectures") or []:
+        if architecture in UNSUPPORTED_ARCHITECTURES:
+            raise ValueError(f"{path}: {architecture} is not supported: {UNSUPPORTED_ARCHITECTURES[architecture]}")
+    kind = kind or detect_kind(raw)
+    if kind in REMOTE_KINDS and not trust_remote_code:
+        raise ValueError(f"kind={kind!r} runs the modelling code shipped with {path}: pass trust_remote_code=True "
+                         f"(or drop kind= to load it natively, without remote code)")
+    check_weight_files(path)
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
-    loader = {"masked_lm": AutoModelForMaskedLM, "bidirectional_llama": AutoModelForCausalLM,
-              "llada": AutoModel, "dream": AutoModel}[kind]
-    model = loader.from_pretrained(path, dtype=dtype, trust_remote_code=trust_remote_code, local_files_only=True)
-    model.to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
-    return wrap_model(model, tokenizer, kind, mask_id=mask_id)
+    model = _build(path, raw, kind, dtype, device)
+    model.eval()
+    return wrap_model(model, _tokenizer(path, trust_remote_code and kind in REMOTE_KINDS), kind, mask_id=mask_id)
 
 
-def _plain_config(path: Path):
-    """The config, read without executing any code that ships with the checkpoint."""
-    import json
+def _build(path: Path, raw: dict, kind: str, dtype: torch.dtype, device: torch.device):
+    """The model with its weights, loaded once in `dtype` onto `device` (`device_map`: no full copy in CPU RAM)."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, LlamaForCausalLM, Qwen2ForCausalLM
 
-    from transformers import AutoConfig, PretrainedConfig
+    source = str(path / "config.json")
+    common = dict(dtype=dtype, local_files_only=True, device_map=str(device), output_loading_info=True)
+    if kind == "llada":
+        loaded = LlamaForCausalLM.from_pretrained(path, config=llada.llama_config(raw, source),
+                                                  key_mapping=llada.WEIGHT_NAMES, **common)
+    elif kind == "dream":
+        loaded = Qwen2ForCausalLM.from_pretrained(path, config=dream.qwen2_config(raw, source), **common)
+    elif kind in REMOTE_KINDS:
+        return _build_remote(path, kind, dtype, device)
+    else:
+        loader = AutoModelForCausalLM if kind == "bidirectional_llama" else AutoModelForMaskedLM
+        loaded = loader.from_pretrained(path, **common)
+    model, info = loaded
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ValueError(f"{path}: the weight files lack {len(missing)} tensor(s) the {kind} model needs: {shown}; "
+                         f"the checkpoint is incomplete or of another architecture")
+    return model
 
-    raw = json.loads((path / "config.json").read_text())
-    if "auto_map" in raw or str(raw.get("model_type", "")).lower() in REMOTE_CODE_KINDS:
-        return PretrainedConfig(**raw)
-    return AutoConfig.from_pretrained(path, local_files_only=True)
+
+def _build_remote(path: Path, kind: str, dtype: torch.dtype, device: torch.device):
+    """The checkpoint's own code; where the installed transformers cannot run it, say so and point to native loading."""
+    import transformers
+    from transformers import AutoModel
+
+    try:
+        model = AutoModel.from_pretrained(path, dtype=dtype, trust_remote_code=True, local_files_only=True)
+        model.to(device)
+        with torch.inference_mode():  # the known breaks show on the first call, not at load
+            model(torch.zeros(1, 2, dtype=torch.long, device=device))
+    except Exception as err:  # the remote code's own failure, whatever its type, is reported with the way out
+        native = kind.removesuffix("_remote")
+        raise RuntimeError(
+            f"{path}: the checkpoint's own modelling code does not run on transformers {transformers.__version__} "
+            f"({type(err).__name__}: {err}); load it natively instead: load_model({str(path)!r}) "
+            f"(kind={native!r}, no remote code)"
+        ) from err
+    return model
+
+
+def _tokenizer(path: Path, trust_remote_code: bool):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
+    except (OSError, ValueError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: the tokenizer files cannot be read ({type(err).__name__}: {err}); restore "
+                         f"tokenizer.json / tokenizer_config.json, or build the model yourself and call wrap_model")\
+            from None
