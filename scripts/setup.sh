@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[test,eval,diffusers]"
+.venv/bin/python -m pip install -q -e ".[test,eval,diffusers,serve]"

@@ -156,15 +156,15 @@ def test_model_errors_fail_that_call_and_the_engine_goes_on(tiny_model):
     assert_alone(tiny_model, PROMPTS[1], CONFIGS[0], healthy.result(0))
 
 
-@pytest.mark.parametrize("config,message", [
-    (DecodeConfig(planner="dilatd"), "unknown planner"),
-    (DecodeConfig(gen_length=600), "exceeds the model's maximum"),
-    (DecodeConfig(planner="confidence", planner_options={"steps": 2}, gen_length=64, block_length=8), "steps"),
+@pytest.mark.parametrize("fields,message", [
+    ({"planner": "dilatd"}, "unknown planner"),
+    ({"gen_length": 600}, "exceeds the model's maximum"),
+    ({"planner": "confidence", "planner_options": {"steps": 2}, "gen_length": 64, "block_length": 8}, "steps"),
 ])
-def test_bad_requests_fail_before_queueing(tiny_model, config, message):
+def test_bad_requests_fail_before_queueing(tiny_model, fields, message):
     engine = Engine(tiny_model)
     with pytest.raises(ValueError, match=message):
-        engine.submit(PROMPTS[0], config)
+        engine.submit(PROMPTS[0], DecodeConfig(**fields))
     with pytest.raises(ValueError, match="mask token"):
         engine.submit([11, tiny_model.mask_id], CONFIGS[0])
     assert engine.queued == 0 and not engine.step()

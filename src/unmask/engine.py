@@ -480,13 +480,14 @@ class Engine:
                 row.reveal_step[fill] = row.nfe
                 revealed = torch.cat([revealed, fill.nonzero().squeeze(-1)])
                 stopped = True
-        finished = stopped or row.block >= config.num_blocks
-        _notify(row, RowEvent(row.nfe, gen.clone(), revealed, finished))
-        if finished:
-            self._leave(row)
+        event = RowEvent(row.nfe, gen.clone(), revealed, stopped or row.block >= config.num_blocks)
+        if event.finished:
+            self._leave(row, last=event)
+        else:
+            _notify(row, event)
 
-    def _leave(self, row: _Row, error: RequestFailed | None = None) -> None:
-        """Free the row; finish its handle with its completion, or with `error`."""
+    def _leave(self, row: _Row, error: RequestFailed | None = None, last: RowEvent | None = None) -> None:
+        """Free the row; finish its handle with its completion, or with `error`; then send the last event."""
         if row in self._running:
             self._running.remove(row)
         if row.slot >= 0:
@@ -505,11 +506,12 @@ class Engine:
         reason = "stop" if length < len(listed) or text != full else "length"
         row.handle._finish(Completion(tokens, text, row.nfe, row.reveal_step.clone(), reason, row.prompt_len,
                                       length, time.monotonic() - row.submitted), None)
+        _notify(row, last)
 
     @staticmethod
     def _fail(row: _Row, error: RequestFailed) -> None:
-        _notify(row, RowEvent(row.nfe, row.gen.clone(), torch.zeros(0, dtype=torch.long), True))
         row.handle._finish(None, error)
+        _notify(row, RowEvent(row.nfe, row.gen.clone(), torch.zeros(0, dtype=torch.long), True))
 
 
 def _notify(row: _Row, event: RowEvent) -> None:
