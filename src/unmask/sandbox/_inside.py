@@ -4,8 +4,8 @@
 The verifier (pid 1 of a fresh PID namespace under bubblewrap) reads the job (JSON on stdin: program, setup, test,
 limits), makes itself non-dumpable (so that no other process of the same uid can ptrace it, read its memory or open
 its file descriptors through /proc), and starts the runner as a fresh interpreter that inherits only two pipes. The
-runner sets its resource limits, runs the program, then serves requests: `get` a global, `call` or `attr` on one of
-its objects. Every answer crosses as plain data (None, bool, int, float, complex, str, bytes, bytearray and lists,
+runner sets its resource limits, runs the program, then serves requests: `get` a global; `call`, `attr`, `iter` or
+`next` on one of its objects. Every answer crosses as plain data (None, bool, int, float, complex, str, bytes, bytearray and lists,
 tuples, dicts, sets, frozensets of them); any other object crosses as an opaque handle that the test may only call,
 read attributes of or pass back.
 
@@ -136,8 +136,9 @@ def _decode(tree, handle):
 class Remote:
     """An object of the program (a function, a class, an instance that is not plain data), seen from the test.
 
-    The test can call it, read its attributes (answers come back as plain data or new handles) and pass it back to
-    the program. It has no truth value, length or iteration here: those would be the program's to decide.
+    The test can call it, read its attributes, iterate over it (answers come back as plain data or new handles) and
+    pass it back to the program. It has no truth value, length or comparison here: those would be the program's to
+    decide (`==` is identity).
     """
 
     __slots__ = ("_link", "_id", "_name")
@@ -153,6 +154,12 @@ class Remote:
         if name.startswith("__"):
             raise AttributeError(name)
         return self._link.request(["attr", self._id, name], f"{self._name}.{name}")
+
+    def __iter__(self):
+        return self._link.request(["iter", self._id], f"iter({self._name})")
+
+    def __next__(self):
+        return self._link.request(["next", self._id], f"next({self._name})")
 
     def __bool__(self):
         raise TypeError(f"{self._name} is an object of the sandboxed program, not plain data: it has no truth value "
@@ -198,7 +205,10 @@ def _exception(name: str, message: str) -> Exception:
 
     kind = getattr(builtins, name, None) if name.isidentifier() else None
     if isinstance(kind, type) and issubclass(kind, Exception):
-        return kind(message)
+        try:
+            return kind(message)
+        except Exception:  # a constructor that wants more arguments (UnicodeDecodeError)
+            pass
     return SandboxedError(f"{name}: {message}")
 
 
@@ -272,7 +282,8 @@ def _verify(job: dict) -> tuple[str, str]:
         except ProgramEnded:
             return "failed", "the program exited before its test ran"
         except Exception as error:  # it raised: the runner printed its traceback
-            return "error", f"the program raised {type(error).__name__}: {error}"
+            status = "failed" if isinstance(error, AssertionError) else "error"  # an assert of its own
+            return status, f"the program raised {type(error).__name__}: {error}"
         namespace = {"__name__": "test", "__builtins__": builtins}
         _remember_source("setup.py", job["setup"])
         _remember_source("test.py", job["test"])
@@ -357,6 +368,8 @@ def run(to_runner: int, from_runner: int, limits: dict) -> None:
                 send(from_runner, ["missing"])
         elif op == "attr":
             answer(lambda: getattr(objects[message[1]], message[2]))
+        elif op in ("iter", "next"):
+            answer(lambda: (iter if op == "iter" else next)(objects[message[1]]))
         elif op == "call":
             answer(lambda: objects[message[1]](*decode(message[2], objects.__getitem__),
                                                **decode(message[3], objects.__getitem__)))

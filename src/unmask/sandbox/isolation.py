@@ -8,8 +8,9 @@ With bubblewrap, `python -I -S _inside.py verify` runs with:
 - new user, mount, PID, network, IPC, UTS and cgroup namespaces: no network at all (not even loopback to the host),
   no view of other processes, and the verifier as PID 1 (signals from inside cannot kill it);
 - a root file system that is an empty read-only tmpfs with read-only binds of /usr (and the /bin, /lib... links into
-  it), of the Python installation and of `_inside.py`; fresh /proc and /dev; a fresh size-capped tmpfs at /work (the
-  working directory, also HOME and TMPDIR; /tmp links to it). No /etc, /home, /root or the evaluator's files;
+  it), of the Python installation and of `_inside.py`; a fresh /proc; bubblewrap's minimal /dev, read-only (its
+  null, zero, random... nodes work); a fresh size-capped tmpfs at /work (the working directory, also HOME and TMPDIR;
+  /tmp links to it). No /etc, /home, /root or the evaluator's files;
 - `--die-with-parent`: killing the launcher (the wall-clock limit does) kills everything inside.
 
 When root runs the evaluator and the Python installation is not readable by uid 65534 (say, a pyenv under /root),
@@ -40,6 +41,7 @@ _BRIDGE_SCRIPT = ('mount -t tmpfs -o mode=0755,size=64k unmask-sandbox /mnt || e
                   'while [ "$1" != -- ]; do mkdir /mnt/$i && mount --bind "$1" /mnt/$i || exit 125; '
                   'i=$((i + 1)); shift; done; shift; exec "$@"')
 _TOP_LEVEL = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_READ_ONLY = ("--remount-ro", "/", "--remount-ro", "/dev")  # last: /dev's tmpfs (/dev/shm) has no size limit
 
 
 class SandboxUnavailable(RuntimeError):
@@ -64,7 +66,7 @@ class Launcher:
         """The command line; `inside_fd` is a descriptor holding `_inside.py`'s source (bubblewrap copies it in)."""
         if not self.isolated:
             return [self.python, "-I", "-S", str(INSIDE), "verify", str(verdict_fd)]
-        return [*self.prefix, "--ro-bind-data", str(inside_fd), SANDBOX_INSIDE, "--remount-ro", "/",
+        return [*self.prefix, "--ro-bind-data", str(inside_fd), SANDBOX_INSIDE, *_READ_ONLY,
                 self.python, "-I", "-S", SANDBOX_INSIDE, "verify", str(verdict_fd)]
 
     @property
@@ -141,7 +143,7 @@ def _bwrap_prefix(bwrap: str, python: str) -> tuple[str, ...]:
 
 def _probe(launcher: Launcher) -> str:
     """Empty when the sandbox starts an interpreter; otherwise what went wrong."""
-    command = [*launcher.prefix, "--remount-ro", "/", launcher.python, "-I", "-S", "-c",
+    command = [*launcher.prefix, *_READ_ONLY, launcher.python, "-I", "-S", "-c",
                "import os; assert os.getuid() != 0"]
     try:
         result = subprocess.run(command, env=launcher.environment, capture_output=True, text=True, timeout=30,
