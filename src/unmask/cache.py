@@ -7,6 +7,9 @@
 The first call of each block is the uncached call, exactly. Later calls reuse keys/values computed before the
 block's own tokens changed: that is the approximation, and what makes them cheap.
 
+Models whose output at i-1 predicts token i (Dream, `logit_shift = 1`) need the outputs of [s-1, e-1) for a block
+[s, e): their fed window starts one position earlier, and the prefix they reuse ends there.
+
 Keys/values are stored per row, so rows at different blocks (adaptive planners) are grouped by block and each
 group runs its own forward; NFE per row is unchanged. The unconditional rows of classifier-free guidance are
 stored under their own slots.
@@ -59,7 +62,9 @@ class CachedRunner:
         return out
 
     def _full(self, ids, attention, positions, slots, s, e) -> torch.Tensor:
-        logits, layers = self.model.cached_forward(ids, attention, positions, None, keep=torch.arange(s, e))
+        shift = self.model.logit_shift
+        keep = torch.arange(s - shift, e - shift).clamp(min=0)  # the outputs that predict the block
+        logits, layers = self.model.cached_forward(ids, attention, positions, None, keep=keep)
         if self.keys is None:
             self.keys = [None] * len(layers)
             self.values = [None] * len(layers)
@@ -71,16 +76,16 @@ class CachedRunner:
         return logits
 
     def _cached(self, ids, attention, positions, slots, s, e) -> torch.Tensor:
+        f = max(s - self.model.logit_shift, 0)  # first fed position: its output predicts the block's first column
         if self.mode == "prefix":
-            keep = slice(0, s)
-            fed = slice(s, ids.shape[1])
-            past = [(k[slots, :, keep], v[slots, :, keep]) for k, v in zip(self.keys, self.values)]
+            fed = slice(f, ids.shape[1])
+            past = [(k[slots, :, :f], v[slots, :, :f]) for k, v in zip(self.keys, self.values)]
             mask = attention
         else:
-            fed = slice(s, e)
-            past = [(torch.cat([k[slots, :, :s], k[slots, :, e:]], 2), torch.cat([v[slots, :, :s], v[slots, :, e:]], 2))
+            fed = slice(f, e)
+            past = [(torch.cat([k[slots, :, :f], k[slots, :, e:]], 2), torch.cat([v[slots, :, :f], v[slots, :, e:]], 2))
                     for k, v in zip(self.keys, self.values)]
-            mask = None if attention is None else torch.cat([attention[:, :s], attention[:, e:], attention[:, s:e]], 1)
+            mask = None if attention is None else torch.cat([attention[:, :f], attention[:, e:], attention[:, f:e]], 1)
         logits, _ = self.model.cached_forward(ids[:, fed], mask, positions[:, fed], past, keep=None)
         return logits[:, : e - s]
 

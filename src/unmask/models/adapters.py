@@ -49,7 +49,6 @@ class BidirectionalDenoiser(Denoiser):
     """Full attention over the sequence, RoPE positions from the mask; logits shifted right by `logit_shift`."""
 
     supports_cache = True
-    logit_shift = 0
 
     def forward(self, ids, attention_mask=None):
         positions = None if attention_mask is None else positions_from_mask(attention_mask)
@@ -104,6 +103,8 @@ class RemoteLLaDADenoiser(Denoiser):
 
 class RemoteDreamDenoiser(Denoiser):
     """Dream / DiffuCoder through their own remote code, called the way `diffusion_generate` calls it."""
+
+    logit_shift = 1
 
     def forward(self, ids, attention_mask=None):
         if attention_mask is None:

@@ -21,9 +21,12 @@ class Denoiser:
         pad_id: id used for left padding (never equal to mask_id).
         max_length: longest sequence (prompt + generation) the model accepts, or None when unbounded.
         supports_cache: whether `forward` accepts a KV cache (`cache="prefix"`/`"dual"`).
+        logit_shift: 1 when the model's output at position i-1 predicts token i (Dream), else 0; `forward` and
+            `block_logits` already return logits aligned to the positions they predict.
     """
 
     supports_cache = False
+    logit_shift = 0
 
     def __init__(self, model, tokenizer, mask_id: int, eos_id: int, pad_id: int | None = None,
                  stop_ids: tuple[int, ...] = (), max_length: int | None = None):
