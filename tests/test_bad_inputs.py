@@ -245,3 +245,20 @@ def test_a_torn_last_line_is_still_dropped_silently(tmp_path):
         warnings.simplefilter("error")
         assert [r["id"] for r in read_samples(path, repair=True)] == [0]
     assert path.read_text().endswith("0.1}\n")
+
+
+def test_cli_eval_names_a_corrupt_line_in_one_warning_line_and_finishes(monkeypatch, capsys, tmp_path, tiny_model):
+    from unmask import cli
+
+    monkeypatch.setattr(unmask, "load_model", lambda *a, **k: tiny_model)
+    command = ["eval", "--task", "arith", "--limit", "3", "--gen-length", "8", "--block-length", "8", "--out",
+               str(tmp_path)]
+    assert cli.main(command) == 0
+    (shard,) = tmp_path.glob("*/samples.0.jsonl")
+    lines = shard.read_text().splitlines(keepends=True)
+    shard.write_text(lines[0] + "{not json\n" + "".join(lines[2:]))
+    capsys.readouterr()
+    assert cli.main(command) == 0
+    captured = capsys.readouterr()
+    assert f"unmask eval: warning: {shard}, line 2: not valid JSON" in captured.err
+    assert "Traceback" not in captured.err and '"samples": 3' in captured.out

@@ -395,11 +395,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _short_warnings(command: str) -> None:
+    """Show unmask's own warnings (a corrupt result line) as one line naming the command, not a source excerpt."""
+    import warnings
+
+    from unmask.evaluate.records import CorruptRecordWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, CorruptRecordWarning):
+            print(f"unmask {command}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["lm-eval"]:  # everything after it belongs to lm-evaluation-harness's own parser
         return _lm_eval(argv[1:])
     args = build_parser().parse_args(argv)
+    _short_warnings(args.command)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
