@@ -133,6 +133,10 @@ CLI_GUARDED = [  # (extra arguments, fragment of the error)
     (["--dtype", "bogus"], "argument --dtype: unknown dtype 'bogus': use one of float32"),
     (["--device", "tpu9"], "argument --device: unknown device 'tpu9': write cpu, cuda, cuda:N"),
 ]
+EVAL_GUARDED = [
+    (["--limit", "0"], "argument --limit: must be an integer >= 1, got '0'"),
+    (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got '0'"),
+]
 
 
 @pytest.fixture
@@ -143,8 +147,10 @@ def no_loading(monkeypatch):
     return loads
 
 
-@pytest.mark.parametrize("command", ["generate", "eval"])
-@pytest.mark.parametrize("extra,fragment", CLI_GUARDED, ids=[" ".join(e) for e, _ in CLI_GUARDED])
+@pytest.mark.parametrize("command,extra,fragment",
+                         [("generate", e, f) for e, f in CLI_GUARDED] + [("eval", e, f) for e, f in CLI_GUARDED]
+                         + [("eval", e, f) for e, f in EVAL_GUARDED],
+                         ids=lambda v: " ".join(v) if isinstance(v, list) else v[:20])
 def test_cli_checks_arguments_before_loading_the_model(no_loading, capsys, tmp_path, command, extra, fragment):
     from unmask import cli
 
