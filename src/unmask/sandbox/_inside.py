@@ -281,6 +281,8 @@ def _verify(job: dict) -> tuple[str, str]:
             link.request(["program", job["program"]], "program")
         except ProgramEnded:
             return "failed", "the program exited before its test ran"
+        except ProtocolError as error:
+            return "error", f"the program broke the protocol: {error}"
         except Exception as error:  # it raised: the runner printed its traceback
             status = "failed" if isinstance(error, AssertionError) else "error"  # an assert of its own
             return status, f"the program raised {type(error).__name__}: {error}"
