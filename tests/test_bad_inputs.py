@@ -64,6 +64,8 @@ GUARDED = [
     (5, {}, "prompts", "got a int"),
     ([], {}, "prompts", "no prompts"),
     ([[5, 1]], {}, "prompt", "mask token id 1"),
+    (["ok", "caf\udce9"], {}, "prompts[1]", "not valid Unicode text"),
+    (OK, {"on_step": "print"}, "on_step", "a function taking a StepEvent"),
     # lengths: the fix says how many tokens fit, or that the prompt alone is too long
     ([[5] * 60], {}, "gen_length", "4 generated tokens fit after it, so lower gen_length to at most 4"),
     ([[5] * 70], {}, "prompt alone (70 tokens)", "shorten it to at most 48 tokens"),

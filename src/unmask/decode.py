@@ -108,6 +108,8 @@ def decode(model: Denoiser, prompts, config: DecodeConfig, planner: Planner | No
     """`generate` with a ready DecodeConfig (what the evaluation harness calls)."""
     planner = planner or get_planner(config.planner, **config.planner_options)
     planner.check(config.num_blocks, config.block_lengths())
+    if on_step is not None and not callable(on_step):
+        raise ValueError(f"on_step must be a function taking a StepEvent, got {on_step!r}")
     if config.stop and model.tokenizer is None:
         raise ValueError("stop strings need the model's tokenizer to read the text: load the model with one")
     if config.cache != "none" and not model.supports_cache:
@@ -141,11 +143,22 @@ def encode_prompts(model: Denoiser, prompts) -> list[list[int]]:
         if all(isinstance(p, str) for p in prompts):
             if model.tokenizer is None:
                 raise ValueError("string prompts need a tokenizer: load the model with one, or pass token ids")
+            for row, text in enumerate(prompts):
+                _check_text(text, row)
             rows = [model.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         else:
             rows = [_id_list(p, i) for i, p in enumerate(prompts)]
     _check_vocabulary(rows, vocab_size(model))
     return rows
+
+
+def _check_text(text: str, row: int) -> None:
+    """A prompt string must be encodable (lone surrogates, e.g. from undecodable bytes, are not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"prompts[{row}] is not valid Unicode text (a lone surrogate at character {err.start}): "
+                         f"decode its bytes with errors='replace'") from None
 
 
 def _id_list(prompt, row: int) -> list[int]:
