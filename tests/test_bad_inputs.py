@@ -186,8 +186,13 @@ def test_cli_escapes_reach_the_decoder_intact(monkeypatch, spied, capsys):
     model, _ = spied
     seen = []
     decode = unmask.decode
+
+    def spy(model, prompt, config, **kwargs):
+        seen.append(prompt)
+        return decode(model, prompt, config, **kwargs)
+
     monkeypatch.setattr(unmask, "load_model", lambda *a, **k: model)
-    monkeypatch.setattr(unmask, "decode", lambda m, prompt, config: seen.append(prompt) or decode(m, prompt, config))
+    monkeypatch.setattr(unmask, "decode", spy)
     assert cli.main(["generate", "Résoudre 🦄\\nx", "--escapes", "--gen-length", "8", "--block-length", "8"]) == 0
     assert seen == ["Résoudre 🦄\nx"]
 
