@@ -251,7 +251,8 @@ def _add_data_flags(parser, eval_seed: int) -> None:
     parser.add_argument("--task", required=True, help="arith, countdown, sudoku, gsm8k, math500, humaneval, mbpp")
     parser.add_argument("--data", help="local .jsonl/.json/.parquet file or directory of the task's records")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--limit", type=_positive, help="first N records (synthetic tasks: N fresh records, default 500)")
+    parser.add_argument("--limit", type=_positive,
+                        help="first N records (synthetic tasks: N fresh records, default 500)")
     parser.add_argument("--seed-data", type=int, default=eval_seed, help="seed of a synthetic task's test set")
     parser.add_argument("--batch-size", type=_positive, default=16)
     parser.add_argument("--out", required=True, help="results root; each config gets its own directory inside")
