@@ -292,20 +292,26 @@ def test_escape_8_no_privileges_to_regain_mount_or_namespace():
     assert _attempts(code) == []
 
 
-def test_escape_9_no_network_and_no_host_processes():
-    with socket.socket() as server:
+def test_escape_9_no_network_no_host_sockets_and_no_host_processes():
+    abstract = f"\0unmask-test-{uuid.uuid4().hex}"
+    with socket.socket() as server, socket.socket(socket.AF_UNIX) as local:
         server.bind(("127.0.0.1", 0))
-        server.listen(1)
-        server.settimeout(0.2)
+        local.bind(abstract)  # an abstract unix socket belongs to the host's network namespace
+        for listener in (server, local):
+            listener.listen(1)
+            listener.settimeout(0.2)
         port = server.getsockname()[1]
         code = ("import socket\n"
                 f"for address in (('127.0.0.1', {port}), ('1.1.1.1', 53)):\n"
                 "    try:\n        socket.create_connection(address, timeout=0.5).sendall(b'leak')\n"
                 "        done.append(str(address))\n    except OSError:\n        pass\n"
+                f"try:\n    unix = socket.socket(socket.AF_UNIX)\n    unix.connect({abstract!r})\n"
+                "    done.append('abstract socket')\nexcept OSError:\n    pass\n"
                 f"try:\n    os.kill({os.getpid()}, 9)\n    done.append('killed the evaluator')\nexcept OSError:\n    pass\n")
         assert _attempts(code) == []
-        with pytest.raises(socket.timeout):
-            server.accept()
+        for listener in (server, local):
+            with pytest.raises(socket.timeout):
+                listener.accept()
     os.kill(os.getpid(), 0)  # still here
 
 

@@ -189,8 +189,10 @@ def launcher() -> Launcher:
 
 @functools.lru_cache(maxsize=1)
 def _warn_unsandboxed(why: str) -> None:
+    as_root = (" As root, even the process limit does not bind (a fork bomb is not contained) and the program can "
+               "trace the verifier (a pass can be forged).") if os.geteuid() == 0 else ""
     warnings.warn(f"{ALLOW_UNSANDBOXED}=1: running generated code WITHOUT isolation ({why}); only resource limits, "
-                  "a wall-clock kill and a separate verdict process remain", RuntimeWarning, stacklevel=3)
+                  f"a wall-clock kill and a separate verdict process remain.{as_root}", RuntimeWarning, stacklevel=3)
 
 
 def require() -> None:
