@@ -115,7 +115,7 @@ def test_isolation_is_in_place():
              "facts = {'uid': os.getuid(), 'caps': [status[k].strip() for k in ('CapEff', 'CapPrm', 'CapBnd')],\n"
              "         'no_new_privs': status['NoNewPrivs'].strip(), 'cwd': os.getcwd(), 'listing': os.listdir('.'),\n"
              "         'env': sorted(os.environ), 'pids': sorted(p for p in os.listdir('/proc') if p.isdigit()),\n"
-             "         'nets': sorted(os.listdir('/sys/class/net')) if os.path.isdir('/sys/class/net') else [],\n"
+             "         'nets': [line.split(':')[0].strip() for line in open('/proc/net/dev') if ':' in line],\n"
              "         'limits': [resource.getrlimit(getattr(resource, 'RLIMIT_' + n))[0]\n"
              "                    for n in ('AS', 'NPROC', 'FSIZE', 'CORE', 'CPU')]}\n")
     result = run_code(probe, timeout=TIMEOUT, memory_mb=300, test="assert False, facts\n")
@@ -124,6 +124,7 @@ def test_isolation_is_in_place():
     assert "'no_new_privs': '1'" in facts and "'cwd': '/work', 'listing': []" in facts
     assert "'env': ['HOME', 'LANG', 'PATH', 'PWD', 'TMPDIR']" in facts
     assert "'pids': ['1', '2']" in facts  # the verifier and the program: no other process is visible
+    assert "'nets': ['lo']" in facts  # a loopback of its own, nothing else
     assert f"'limits': [{300 << 20}, 1, {16 << 20}, 0, 4]" in facts, facts
 
 
