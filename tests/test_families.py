@@ -81,12 +81,14 @@ def test_a_row_equals_its_solo_decode(family_model, planner, options):
 def one_layer(family: str):
     """A one-layer LLaDA-shaped (Llama) or Dream-shaped (Qwen2, GQA, shifted) model with peaked random weights."""
     shape = dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4,
-                 max_position_embeddings=128, tie_word_embeddings=False, is_causal=False)
+                 max_position_embeddings=128, tie_word_embeddings=False, is_causal=False, eos_token_id=2,
+                 pad_token_id=0)
     if family == "llada":
         model = LlamaForCausalLM(LlamaConfig(num_key_value_heads=4, **shape))
     else:
         model = Qwen2ForCausalLM(Qwen2Config(num_key_value_heads=2, **shape))
-    return unmask.wrap_model(peaked(model, model.lm_head), Ids(mask=63, eos=2, pad=0), family, mask_id=63)
+    kind = "dream" if family == "dream" else "bidirectional_llama"  # native LLaDA is this adapter with LLaDA's ids
+    return unmask.wrap_model(peaked(model, model.lm_head), Ids(mask=63, eos=2, pad=0), kind, mask_id=63)
 
 
 @pytest.mark.parametrize("family", ["llada", "dream"])

@@ -166,3 +166,27 @@ def test_remote_code_that_breaks_points_to_native_loading(llada_copy):
                                            r"natively instead.*kind='llada'"):
         unmask.load_model(llada_copy, kind="llada_remote", trust_remote_code=True)
     assert type(unmask.load_model(llada_copy, trust_remote_code=True).model).__name__ == "LlamaForCausalLM"
+
+
+def test_dream_custom_tokenizer_loads_natively_without_asking(tmp_path):
+    """Dream ships `DreamTokenizer` as remote code; natively it is Qwen2's BPE read from vocab.json / merges.txt."""
+    target = tmp_path / "dream"
+    shutil.copytree(FIXTURES / "dream-tiny", target)
+    (target / "tokenizer.json").unlink()
+    (target / "vocab.json").write_text(json.dumps({**{chr(c): c - 31 for c in range(33, 127)}, "Ġ": 1}))
+    (target / "merges.txt").write_text("#version: 0.2\n")
+    special = {"content": "<|mask|>", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
+               "special": True}
+    (target / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "DreamTokenizer", "auto_map": {"AutoTokenizer": ["tokenization_dream.DreamTokenizer", None]},
+        "added_tokens_decoder": {"151666": special}, "mask_token": "<|mask|>", "eos_token": "<|mask|>"}))
+    model = unmask.load_model(target)
+    assert type(model.tokenizer).__name__ == "Qwen2Tokenizer"
+    assert model.tokenizer("ab c")["input_ids"] == [66, 67, 1, 68]
+    assert (model.mask_id, model.eos_id) == (dream.MASK_ID, dream.EOS_ID)  # the family's ids come from its config
+
+
+def test_other_custom_tokenizer_code_is_refused_without_trust(llada_copy):
+    (llada_copy / "tokenizer_config.json").write_text(json.dumps({"auto_map": {"AutoTokenizer": ["x.Y", None]}}))
+    with pytest.raises(ValueError, match=r"custom code \(\['x.Y', None\]\): pass trust_remote_code=True"):
+        unmask.load_model(llada_copy)

@@ -123,30 +123,34 @@ def _max_length(config) -> int | None:
 
 
 def wrap_model(model, tokenizer, kind: str, mask_id: int | None = None) -> Denoiser:
-    """Wrap an already-built model of adapter `kind` (see `KINDS`)."""
+    """Wrap an already-built model of adapter `kind` (see `KINDS`). LLaDA uses its official EOS / end-of-turn ids
+    (as its `generate` does); its mask id, and Dream's ids, come from the model's config (the official values where
+    it has none); other kinds take theirs from the tokenizer, then the config."""
     config = model.config
-    eos_id = getattr(tokenizer, "eos_token_id", None) if tokenizer is not None else None
-    eos_id = eos_id if eos_id is not None else getattr(config, "eos_token_id", None)
-    pad_id = getattr(tokenizer, "pad_token_id", None) if tokenizer is not None else None
     max_length = _max_length(config)
     if kind in ("llada", "llada_remote"):
         adapter = BidirectionalDenoiser if kind == "llada" else RemoteLLaDADenoiser
-        return adapter(model, tokenizer, llada.MASK_ID if mask_id is None else mask_id, llada.EOS_ID,
-                       pad_id=llada.EOS_ID if pad_id is None else pad_id, stop_ids=(llada.EOT_ID,),
-                       max_length=max_length)
+        return adapter(model, tokenizer, _first(mask_id, getattr(config, "mask_token_id", None), llada.MASK_ID),
+                       llada.EOS_ID, pad_id=llada.EOS_ID, stop_ids=(llada.EOT_ID,), max_length=max_length)
     if kind in ("dream", "dream_remote"):
         adapter = DreamDenoiser if kind == "dream" else RemoteDreamDenoiser
-        return adapter(model, tokenizer, dream.MASK_ID if mask_id is None else mask_id,
-                       dream.EOS_ID if eos_id is None else eos_id, pad_id=pad_id, max_length=max_length)
-    if mask_id is None:
-        mask_id = getattr(tokenizer, "mask_token_id", None) if tokenizer is not None else None
-        mask_id = mask_id if mask_id is not None else getattr(config, "mask_token_id", None)
+        eos_id = _first(getattr(config, "eos_token_id", None), dream.EOS_ID)
+        return adapter(model, tokenizer, _first(mask_id, getattr(config, "mask_token_id", None), dream.MASK_ID),
+                       eos_id, pad_id=_first(getattr(config, "pad_token_id", None), eos_id), max_length=max_length)
+    mask_id = _first(mask_id, getattr(tokenizer, "mask_token_id", None), getattr(config, "mask_token_id", None))
+    eos_id = _first(getattr(tokenizer, "eos_token_id", None), getattr(config, "eos_token_id", None))
+    pad_id = getattr(tokenizer, "pad_token_id", None)
     if kind == "bidirectional_llama":
         return BidirectionalDenoiser(model, tokenizer, mask_id, eos_id, pad_id=pad_id, max_length=max_length)
     if kind == "masked_lm":
-        eos_id = eos_id if eos_id is not None else getattr(tokenizer, "sep_token_id", None)
+        eos_id = _first(eos_id, getattr(tokenizer, "sep_token_id", None))
         return MaskedLMDenoiser(model, tokenizer, mask_id, eos_id, pad_id=pad_id, max_length=max_length)
     raise ValueError(f"unknown model kind {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+def _first(*values):
+    """The first value that is not None (None if all are)."""
+    return next((value for value in values if value is not None), None)
 
 
 def load_model(path: str | Path | None = None, *, mask_id: int | None = None, device=None, dtype=None,
@@ -181,7 +185,8 @@ def load_model(path: str | Path | None = None, *, mask_id: int | None = None, de
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     model = _build(path, raw, kind, dtype, device)
     model.eval()
-    return wrap_model(model, _tokenizer(path, trust_remote_code and kind in REMOTE_KINDS), kind, mask_id=mask_id)
+    tokenizer = _tokenizer(path, None if kind in REMOTE_KINDS else model.config, kind, trust_remote_code)
+    return wrap_model(model, tokenizer, kind, mask_id=mask_id)
 
 
 def _build(path: Path, raw: dict, kind: str, dtype: torch.dtype, device: torch.device):
@@ -229,12 +234,24 @@ def _build_remote(path: Path, kind: str, dtype: torch.dtype, device: torch.devic
     return model
 
 
-def _tokenizer(path: Path, trust_remote_code: bool):
-    from transformers import AutoTokenizer
+def _tokenizer(path: Path, config, kind: str, trust_remote_code: bool):
+    """The checkpoint's tokenizer. Dream ships its tokenizer as custom code (`DreamTokenizer`, Qwen2's byte-level
+    BPE under another name): natively it is read as `Qwen2Tokenizer` from the same vocab.json / merges.txt. No other
+    custom tokenizer code runs without `trust_remote_code` (nor is the user asked on stdin)."""
+    from transformers import AutoTokenizer, Qwen2Tokenizer
 
+    settings_file = path / "tokenizer_config.json"
     try:
-        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
-    except (OSError, ValueError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: the tokenizer files cannot be read ({type(err).__name__}: {err}); restore "
+        settings = json.loads(settings_file.read_text(encoding="utf-8")) if settings_file.is_file() else {}
+        custom = (settings.get("auto_map") or {}).get("AutoTokenizer")
+        if custom and not trust_remote_code:
+            if kind == "dream":
+                return Qwen2Tokenizer.from_pretrained(path, local_files_only=True)
+            raise ValueError(f"the tokenizer is custom code ({custom}): pass trust_remote_code=True to run it, or "
+                             f"provide a tokenizer.json")
+        return AutoTokenizer.from_pretrained(path, config=config, trust_remote_code=trust_remote_code,
+                                             local_files_only=True)
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError, TypeError) as err:
+        raise ValueError(f"{path}: the tokenizer cannot be loaded ({type(err).__name__}: {err}); restore "
                          f"tokenizer.json / tokenizer_config.json, or build the model yourself and call wrap_model")\
             from None
