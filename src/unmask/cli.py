@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import codecs
 import re
 import sys
@@ -46,7 +47,8 @@ def _generate(args) -> int:
     rows = []
     for planner, config in zip(planners, configs):
         options = config.planner_options
-        result = unmask.decode(model, prompt, config)
+        with _stream_view(console, model, args.stream) as on_step:
+            result = unmask.decode(model, prompt, config, on_step=on_step)
         nfe, steps = int(result.nfe[0]), result.reveal_step[0].tolist()
         label = planner + "".join(f" {k}={v}" for k, v in options.items())
         console.rule(f"[bold]{label}[/]  NFE {nfe}  {result.seconds:.3f}s")
@@ -56,6 +58,27 @@ def _generate(args) -> int:
     if len(rows) > 1:
         console.print(summary_table(rows))
     return 0
+
+
+@contextlib.contextmanager
+def _stream_view(console, model, stream: bool):
+    """With --stream, an `on_step` that shows the draft after every model call (committed prefix bold, later reveals
+    dimmed, masks as dots): redrawn in place on a terminal, one line per call otherwise. Yields None without it."""
+    if not stream:
+        yield None
+        return
+    from rich.live import Live
+
+    from unmask.render import draft_text
+
+    def view(event):
+        return draft_text(model.tokenizer, event.tokens[0].tolist(), event.mask_id, model.stop_ids)
+
+    if not console.is_terminal:
+        yield lambda event: console.print(f"call {event.call}: ", view(event), sep="")
+        return
+    with Live(console=console, transient=True, auto_refresh=False) as live:
+        yield lambda event: live.update(view(event), refresh=True)
 
 
 def _prompt_text(text: str, escapes: bool) -> str:
@@ -338,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("prompt", help="the prompt text (use --escapes to write \\n for newlines)")
     gen.add_argument("--compare", help="a second planner to run on the same prompt")
     gen.add_argument("--escapes", action="store_true", help="interpret backslash escapes (\\n) in the prompt")
+    gen.add_argument("--stream", action="store_true",
+                     help="show the draft after every model call (committed text, out-of-order reveals, masks)")
     _add_model_flags(gen)
     _add_decode_flags(gen, 64)
     _add_planner_flags(gen)

@@ -28,6 +28,23 @@ def coloured_tokens(tokenizer, tokens: list[int], reveal_step: list[int], stop_i
     return text
 
 
+def draft_text(tokenizer, tokens: list[int], mask_id: int, stop_ids: tuple[int, ...]) -> Text:
+    """A generated region mid-decode: the committed prefix (up to the first masked position) in bold, tokens revealed
+    out of order beyond it dimmed, still-masked positions as a middle dot; ends at a committed end token."""
+    text = Text()
+    committed = tokens.index(mask_id) if mask_id in tokens else len(tokens)
+    for position, token in enumerate(tokens):
+        if token == mask_id:
+            text.append("\u00b7", style="dim")
+        elif token in stop_ids:
+            if position < committed:
+                break
+            text.append("\u00b7", style="dim")
+        else:
+            text.append(tokenizer.decode([token]), style="bold" if position < committed else "dim italic")
+    return text
+
+
 def legend(last: int) -> Text:
     """A key from call 1 to call `last`."""
     text = Text("calls: ")
