@@ -162,7 +162,7 @@ def test_llada_even_split():
     (3, 1, 0, [3, 3, 2], 3),             # block 8, 3 steps
     (6, 2, 1, [3, 3, 2], 3),             # 6 steps over 2 blocks: 3 per block
     (16, 2, 0, [1] * 8, 8),
-    (24, 2, 0, [1] * 8 + [0] * 4, 8),    # more steps than positions: the zero-token calls are not spent
+    (24, 2, 0, [1] * 8, 8),              # more steps than positions: one token per call (decode rejects it)
     (7, 2, 0, [2, 2, 2, 2], 4),          # uneven budget (unmask extension): the first block gets the extra step
     (7, 2, 1, [3, 3, 2], 3),
 ])
