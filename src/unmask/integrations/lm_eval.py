@@ -1,7 +1,7 @@
 """lm-evaluation-harness model `unmask`: any masked diffusion LM, any planner, registered on import.
 
     lm_eval --model unmask --include_path my_tasks/ --tasks gsm8k \\
-        --model_args pretrained=/models/LLaDA-8B-Instruct,trust_remote_code=True,planner=dilated,block_length=32,gen_length=256
+        --model_args pretrained=/models/LLaDA-8B-Instruct,planner=dilated,block_length=32,gen_length=256
 
 `generate_until` decodes `batch_size` requests per call and honours `until` stop strings (and `max_gen_toks`, which
 caps gen_length). `loglikelihood` is LLaDA's Monte-Carlo estimate: the continuation's log-likelihood is bounded by
