@@ -72,8 +72,8 @@ def run_code(code: str, timeout: float = 5.0, memory_mb: int = 1024, test: str =
             start = time.monotonic()
             verdict, returncode = _launch(how, json.dumps(job).encode(), timeout, stderr, workdir)
             seconds = time.monotonic() - start
-            stderr.seek(0)
-            errors = stderr.read()[-4 * _STDERR_TAIL :].decode("utf-8", "replace")[-_STDERR_TAIL:]
+            stderr.seek(max(0, stderr.seek(0, os.SEEK_END) - 4 * _STDERR_TAIL))
+            errors = stderr.read().decode("utf-8", "replace")[-_STDERR_TAIL:]
     finally:
         if workdir is not None:
             remove_tree(workdir)
@@ -88,14 +88,17 @@ def _launch(how: Launcher, job: bytes, timeout: float, stderr, workdir: Path | N
     exit status (None on a timeout)."""
     verdict_r, verdict_w = os.pipe()
     inside = None
-    if how.isolated:
-        inside = os.memfd_create("unmask-sandbox-inside")
-        os.write(inside, INSIDE.read_bytes())
-        os.lseek(inside, 0, os.SEEK_SET)
     try:
+        if how.isolated:
+            inside = os.memfd_create("unmask-sandbox-inside")
+            os.write(inside, INSIDE.read_bytes())
+            os.lseek(inside, 0, os.SEEK_SET)
         process = subprocess.Popen(how.command(inside, verdict_w), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                    stderr=stderr, cwd=workdir, env=how.environment, start_new_session=True,
                                    pass_fds=tuple(fd for fd in (verdict_w, inside) if fd is not None))
+    except BaseException:
+        os.close(verdict_r)
+        raise
     finally:
         os.close(verdict_w)
         if inside is not None:
