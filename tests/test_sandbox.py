@@ -84,6 +84,12 @@ def test_setup_runs_in_both_and_from_program_overrides_a_stub():
     assert not run_code(program, timeout=TIMEOUT, setup=stub, test=test).passed  # the stub returns None
 
 
+def test_large_programs_and_tests():
+    program = "".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(5000))  # about 150 kB
+    test = "".join(f"assert f{i}(1) == {i + 1}\n" for i in range(0, 5000, 50))
+    assert run_code(program, timeout=TIMEOUT, test=test).passed
+
+
 def test_inline_asserts_and_an_empty_test():
     assert run_code(SOLUTION + TEST, timeout=TIMEOUT).passed
     assert run_code(SOLUTION + "assert add(1, 1) == 3\n", timeout=TIMEOUT).status == "failed"

@@ -104,13 +104,9 @@ def _launch(how: Launcher, job: bytes, timeout: float, stderr, workdir: Path | N
         if inside is not None:
             os.close(inside)
     try:
-        try:
-            process.stdin.write(job)
-            process.stdin.close()
-        except BrokenPipeError:  # it died at start; its stderr says why
-            pass
-        try:
-            returncode = process.wait(timeout)
+        try:  # writes the job (a start failure closes the pipe: its stderr says why), then waits
+            process.communicate(job, timeout=timeout)
+            returncode = process.returncode
         except subprocess.TimeoutExpired:
             returncode = None
         try:  # whatever is left of the run (outside bubblewrap: the program's own process, too)
