@@ -191,7 +191,7 @@ def load_model(path: str | Path | None = None, *, mask_id: int | None = None, de
 
 def _build(path: Path, raw: dict, kind: str, dtype: torch.dtype, device: torch.device):
     """The model with its weights, loaded once in `dtype` onto `device` (`device_map`: no full copy in CPU RAM)."""
-    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, LlamaForCausalLM, Qwen2ForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, LlamaForCausalLM, Qwen2ForCausalLM
 
     source = str(path / "config.json")
     common = dict(dtype=dtype, local_files_only=True, device_map=str(device), output_loading_info=True)
