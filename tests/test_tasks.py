@@ -31,8 +31,15 @@ class ChatTokenizer:
 
 
 def test_registry_lists_every_task():
-    assert available_tasks() == sorted(["arith", "countdown", "countdown3", "sudoku", "digits", "gsm8k", "math500",
-                                        "humaneval", "mbpp"])
+    assert available_tasks() == sorted(["arith", "countdown", "countdown3", "sudoku", "digits", "digits1", "gsm8k",
+                                        "math500", "humaneval", "mbpp"])
+
+
+def test_digits1_has_exactly_one_operation():
+    task = get_task("digits1")
+    assert task.name == "digits1"
+    records = task.generate(200, 0)
+    assert all("," not in r["completion"] and len(re.findall(r"[+\-*]", r["context"])) == 1 for r in records)
 
 
 def test_countdown3_has_exactly_three_operands():

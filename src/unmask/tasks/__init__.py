@@ -18,6 +18,7 @@ _TASKS = {
     "countdown3": lambda **options: Countdown(**{"name": "countdown3", "max_operands": 3, **options}),
     "sudoku": Sudoku,
     "digits": Digits,
+    "digits1": lambda **options: Digits(**{"name": "digits1", "max_ops": 1, **options}),
     "gsm8k": GSM8K,
     "math500": MATH500,
     "humaneval": HumanEval,
@@ -31,7 +32,8 @@ def available_tasks() -> list[str]:
 
 def get_task(name: str, **options) -> Task:
     """The task registered as `name`, built with `options` (e.g. `get_task("gsm8k", num_fewshot=5)`).
-    `countdown3` is countdown with exactly 3 operands (the bundled model's headline countdown test)."""
+    `countdown3` is countdown with exactly 3 operands (the bundled model's headline countdown test); `digits1` is
+    digits with one operation, no chains (a curriculum step for training)."""
     if name not in _TASKS:
         raise ValueError(f"unknown task {name!r}: choose one of {', '.join(available_tasks())}")
     return _TASKS[name](**options)
