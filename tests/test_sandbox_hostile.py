@@ -23,7 +23,7 @@ import pytest
 from unmask.config import DecodeConfig
 from unmask.evaluate import evaluate
 from unmask.sandbox import SandboxUnavailable, run_code
-from unmask.tasks import HumanEval, get_task
+from unmask.tasks import MBPP, HumanEval, get_task
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only (bubblewrap)")
 
@@ -133,7 +133,12 @@ def test_forge_3_patched_modules_and_builtins_do_not_reach_the_test():
     assert _not_passed(program, test=test).status == "failed"
     item = {**HE_ITEM, "entry_point": "area", "prompt": "import math\ndef area(r):\n    '''pi r^2'''\n",
             "test": "def check(candidate):\n    assert math.isclose(candidate(1.0), math.pi)\n"}
-    assert not HumanEval(timeout=TIMEOUT).score(item, program.replace("def area(r):", "def area(r):", 1))
+    assert not HumanEval(timeout=TIMEOUT).score(item, program)
+    # MBPP's asserts use the program's `import math`: the test gets the verifier's own math, not the patched one
+    mbpp = {"task_id": 0, "text": "area", "code": "", "test_list": ["assert math.isclose(area(1.0), math.pi)"]}
+    assert not MBPP(timeout=TIMEOUT).score(mbpp, program)
+    honest = "import math\ndef area(r):\n    return math.pi * r * r\n"
+    assert MBPP(timeout=TIMEOUT).score(mbpp, honest)
 
 
 def test_forge_4_values_that_lie_about_equality_arrive_as_plain_data_or_opaque_handles():

@@ -11,8 +11,10 @@ read attributes of or pass back.
 
 The verifier runs `setup` and `test` in its own interpreter, where no program code ever runs: the test's builtins,
 modules and comparisons are the verifier's own, and what the program returns reaches them as fresh builtin values.
-The verdict goes to a file descriptor (named on the command line) that only the verifier holds. So the program cannot patch what the test uses,
-cannot reach the verdict, and has nothing secret to steal; it can only return values (or raise, exit, hang).
+A global of the program that is a standard-library module of the same name (`import math`, which MBPP's asserts
+rely on) reaches the test as the verifier's own module. The verdict goes to a file descriptor (named on the command
+line) that only the verifier holds. So the program cannot patch what the test uses, cannot reach the verdict, and
+has nothing secret to steal; it can only return values (or raise, exit, hang).
 """
 
 import json
@@ -22,6 +24,7 @@ import sys
 _MAX_MESSAGE = 32 << 20  # bytes of one message from the runner
 _MAX_DETAIL = 1000
 _PR_SET_DUMPABLE = 4
+_GLOBAL_LOADS = ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS")
 
 
 class ProgramEnded(Exception):
@@ -192,6 +195,12 @@ class _Link:
             raise ProtocolError("malformed reply")
         if reply[0] == "ok" and len(reply) == 2:
             return decode(reply[1], lambda number: Remote(self, number, name))
+        if reply[0] == "module" and len(reply) == 3:  # the program's global `name` is a module
+            if reply[1] == name and name in sys.stdlib_module_names:  # `import math`: the test gets its own math
+                import importlib
+
+                return importlib.import_module(name)
+            return decode(reply[2], lambda number: Remote(self, number, name))
         if reply[0] == "raised" and len(reply) == 3 and type(reply[1]) is str and type(reply[2]) is str:
             raise _exception(reply[1], reply[2])
         if reply == ["missing"]:
@@ -212,12 +221,14 @@ def _exception(name: str, message: str) -> Exception:
     return SandboxedError(f"{name}: {message}")
 
 
-def _referenced_names(code) -> set:
-    """Every name `code` (and the functions and classes inside it) loads: a superset of the globals it reads."""
-    names = set(code.co_names)
+def _global_names(code) -> set:
+    """The global (or module-level) names `code` and the functions and classes inside it read."""
+    import dis
+
+    names = {i.argval for i in dis.get_instructions(code) if i.opname in _GLOBAL_LOADS}
     for constant in code.co_consts:
         if hasattr(constant, "co_names"):
-            names |= _referenced_names(constant)
+            names |= _global_names(constant)
     return names
 
 
@@ -292,7 +303,7 @@ def _verify(job: dict) -> tuple[str, str]:
         test = compile(job["test"], "test.py", "exec", dont_inherit=True)
         try:
             exec(compile(job["setup"], "setup.py", "exec", dont_inherit=True), namespace)
-            wanted = (_referenced_names(test) - set(namespace) - set(vars(builtins))) | set(job["from_program"])
+            wanted = (_global_names(test) - set(namespace) - set(vars(builtins))) | set(job["from_program"])
             for name in sorted(wanted):
                 try:
                     namespace[name] = link.request(["get", name], name)
@@ -342,7 +353,9 @@ def run(to_runner: int, from_runner: int, limits: dict) -> None:
 
     def answer(compute) -> None:
         try:
-            reply = ["ok", encode(compute(), handle)]
+            value = compute()
+            module = type(value) is type(sys) and type(value.__name__) is str
+            reply = ["module", value.__name__, encode(value, handle)] if module else ["ok", encode(value, handle)]
         except Exception as error:
             traceback.print_exc()
             reply = ["raised", type(error).__name__, str(error)[:_MAX_DETAIL]]
