@@ -44,7 +44,8 @@ def test_plain_data_crosses_by_value():
                "def values():\n"
                "    return [None, True, False, 0, -7, 10 ** 40, 1.5, -0.0, float('inf'), float('nan'), 2 - 3j,\n"
                "            'héllo \\ud800', b'\\x00\\xff', bytearray(b'ab'), (1, [2, {3: 'x'}]), {1, 2},\n"
-               "            frozenset({'a'}), {'k': [1.0]}, collections.OrderedDict(a=1), collections.Counter('aab')]\n")
+               "            frozenset({'a'}), {'k': [1.0]}, collections.OrderedDict(a=1),\n"
+               "            collections.Counter('aab')]\n")
     test = ("v = values()\n"
             "assert v[:9] == [None, True, False, 0, -7, 10 ** 40, 1.5, 0.0, float('inf')]\n"
             "assert math.copysign(1, v[7]) == -1 and math.isnan(v[9]) and v[10] == 2 - 3j\n"
@@ -72,7 +73,8 @@ def test_objects_cross_as_handles_the_test_can_call_and_pass_back():
 
 def test_builtin_exceptions_keep_their_type_in_the_test():
     program = "def check_positive(x):\n    if x < 0:\n        raise ValueError('negative')\n    return x\n"
-    test = "try:\n    check_positive(-1)\nexcept ValueError as e:\n    assert str(e) == 'negative'\nelse:\n    assert False\n"
+    test = ("try:\n    check_positive(-1)\nexcept ValueError as e:\n    assert str(e) == 'negative'\n"
+            "else:\n    assert False\n")
     assert run_code(program, timeout=TIMEOUT, test=test).passed
 
 
@@ -183,7 +185,8 @@ def test_cli_eval_of_code_says_so_before_loading_the_model(no_bwrap, monkeypatch
     monkeypatch.delenv(ALLOW_UNSANDBOXED, raising=False)
     monkeypatch.setattr(unmask, "load_model", lambda *a, **k: pytest.fail("the model must not be loaded"))
     data = str(HumanEval().default_data("test"))
-    argv = ["eval", "--task", "humaneval", "--data", data, "--planner", "dilated", "--limit", "1", "--out", str(tmp_path)]
+    argv = ["eval", "--task", "humaneval", "--data", data, "--planner", "dilated", "--limit", "1",
+            "--out", str(tmp_path)]
     assert main(argv) == 2
     assert "unmask eval: error: generated code runs only inside the bubblewrap sandbox" in capsys.readouterr().err
 

@@ -312,7 +312,8 @@ def test_escape_9_no_network_no_host_sockets_and_no_host_processes():
                 "        done.append(str(address))\n    except OSError:\n        pass\n"
                 f"try:\n    unix = socket.socket(socket.AF_UNIX)\n    unix.connect({abstract!r})\n"
                 "    done.append('abstract socket')\nexcept OSError:\n    pass\n"
-                f"try:\n    os.kill({os.getpid()}, 9)\n    done.append('killed the evaluator')\nexcept OSError:\n    pass\n")
+                f"try:\n    os.kill({os.getpid()}, 9)\n    done.append('killed the evaluator')\n"
+                "except OSError:\n    pass\n")
         assert _attempts(code) == []
         for listener in (server, local):
             with pytest.raises(socket.timeout):

@@ -5,9 +5,9 @@ The verifier (pid 1 of a fresh PID namespace under bubblewrap) reads the job (JS
 limits), makes itself non-dumpable (so that no other process of the same uid can ptrace it, read its memory or open
 its file descriptors through /proc), and starts the runner as a fresh interpreter that inherits only two pipes. The
 runner sets its resource limits, runs the program, then serves requests: `get` a global; `call`, `attr`, `iter` or
-`next` on one of its objects. Every answer crosses as plain data (None, bool, int, float, complex, str, bytes, bytearray and lists,
-tuples, dicts, sets, frozensets of them); any other object crosses as an opaque handle that the test may only call,
-read attributes of or pass back.
+`next` on one of its objects. Every answer crosses as plain data (None, bool, int, float, complex, str, bytes,
+bytearray and lists, tuples, dicts, sets, frozensets of them); any other object crosses as an opaque handle that the
+test may only call, read attributes of, iterate over or pass back.
 
 The verifier runs `setup` and `test` in its own interpreter, where no program code ever runs: the test's builtins,
 modules and comparisons are the verifier's own, and what the program returns reaches them as fresh builtin values.
