@@ -11,7 +11,7 @@ import torch
 
 import unmask
 from unmask.config import DecodeConfig
-from unmask.engine import Engine, EngineBusy, EngineLimits, RequestFailed
+from unmask.engine import Engine, EngineBusy, EngineLimits, RequestFailed, length_buckets
 
 PROMPTS = [[11, 12, 13, 14, 15], [20, 21], [30, 31, 32, 33, 34, 35, 36, 37], [40, 41, 42]]
 CONFIGS = [
@@ -168,3 +168,30 @@ def test_bad_requests_fail_before_queueing(tiny_model, fields, message):
     with pytest.raises(ValueError, match="mask token"):
         engine.submit([11, tiny_model.mask_id], CONFIGS[0])
     assert engine.queued == 0 and not engine.step()
+
+
+@pytest.mark.parametrize("lengths,overhead,expected", [
+    ([10, 100, 12], 5, [[0, 2], [1]]),  # padding 10 -> 100 costs more than a second forward
+    ([10, 100, 12], 1000, [[0, 2, 1]]),  # a forward costs more than any padding: one forward
+    ([50], 64, [[0]]),
+    ([], 64, []),
+])
+def test_length_buckets_minimise_padding_plus_overhead(lengths, overhead, expected):
+    assert length_buckets(lengths, overhead) == expected
+
+
+def test_rows_split_by_length_still_equal_generate_alone(tiny_model):
+    engine = Engine(tiny_model, EngineLimits(call_overhead=0))  # every length in its own forward
+    forwards = []
+    original = tiny_model.block_logits
+    tiny_model.block_logits = lambda ids, *a, **k: forwards.append(ids.shape) or original(ids, *a, **k)
+    try:
+        handles = [engine.submit(prompt, CONFIGS[0]) for prompt in PROMPTS]
+        engine.step()
+    finally:
+        del tiny_model.block_logits
+    assert len(forwards) == len({len(p) for p in PROMPTS})
+    while engine.step():
+        pass
+    for prompt, handle in zip(PROMPTS, handles):
+        assert_alone(tiny_model, prompt, CONFIGS[0], handle.result(0))

@@ -43,11 +43,15 @@ class EngineLimits:
         max_queued: most requests waiting for a row; `submit` refuses more with `EngineBusy`.
         timeout_s: a request still unfinished this many seconds after `submit` fails with `RequestFailed`
             (status 504); None is no limit.
+        call_overhead: a forward's fixed cost counted in token positions. Rows of very different lengths run in
+            separate forwards when that saves more padded positions than it adds overhead (`length_buckets`);
+            None: 64 on CPU (compute-bound: padding costs in proportion), 4096 on an accelerator (one forward).
     """
 
     max_rows: int = 32
     max_queued: int = 256
     timeout_s: float | None = 300.0
+    call_overhead: int | None = None
 
     def __post_init__(self):
         for name in ("max_rows", "max_queued"):
@@ -56,6 +60,8 @@ class EngineLimits:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}: e.g. {name}=32")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0 seconds (None: no limit), got {self.timeout_s!r}")
+        if self.call_overhead is not None and (not isinstance(self.call_overhead, int) or self.call_overhead < 0):
+            raise ValueError(f"call_overhead must be an integer >= 0 or None, got {self.call_overhead!r}")
 
 
 class EngineBusy(Exception):
@@ -194,6 +200,8 @@ class Engine:
         self._stopping = False
         self._runners = {mode: CachedRunner(model, mode) for mode in ("prefix", "dual")} if model.supports_cache else {}
         self._free_slots = list(range(self.limits.max_rows))
+        self._call_overhead = self.limits.call_overhead if self.limits.call_overhead is not None else \
+            64 if model.device.type == "cpu" else 4096
         self.calls = 0
 
     # ---- admission ----------------------------------------------------------------------------------------------
@@ -365,8 +373,9 @@ class Engine:
         plain = [i for i, r in enumerate(rows) if r.config.cache == "none"]
         cached = [i for i, r in enumerate(rows) if r.config.cache != "none"]
         parts = []
-        if plain:
-            parts.append((plain, self._plain_logits([rows[i] for i in plain], width)))
+        for bucket in length_buckets([len(rows[i].ids) for i in plain], self._call_overhead):
+            members = [plain[j] for j in bucket]
+            parts.append((members, self._plain_logits([rows[i] for i in members], width)))
         groups: dict[tuple, list[int]] = {}
         for i in cached:  # rows that share a cache mode and a layout run one cached forward, unpadded
             r = rows[i]
@@ -522,6 +531,31 @@ def _notify(row: _Row, event: RowEvent) -> None:
         row.handle.listener(event)
     except Exception:  # noqa: BLE001 (e.g. the client's event loop has closed)
         row.handle.cancel()
+
+
+def length_buckets(lengths: list[int], overhead: int) -> list[list[int]]:
+    """Split rows into forwards so that padded positions plus `overhead` per forward are fewest: sorted by length,
+    each forward takes a contiguous run and pads it to its longest row (exact dynamic programme, n <= max_rows).
+
+    Args:
+        lengths: sequence length of each row.
+        overhead: a forward's fixed cost in positions.
+    Returns:
+        Lists of row indices, one per forward.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    best = [0] + [None] * len(order)  # best[i]: cost of the i shortest rows
+    cut = [0] * (len(order) + 1)
+    for i in range(1, len(order) + 1):
+        for j in range(i):
+            cost = best[j] + overhead + lengths[order[i - 1]] * (i - j)
+            if best[i] is None or cost < best[i]:
+                best[i], cut[i] = cost, j
+    buckets, i = [], len(order)
+    while i > 0:
+        buckets.append(order[cut[i]:i])
+        i = cut[i]
+    return buckets[::-1]
 
 
 def _guide(logits: torch.Tensor, rows: list[_Row], guided: list[int]) -> torch.Tensor:
