@@ -11,6 +11,7 @@ documented interface. Runs under bubblewrap (scripts/setup.sh installs it; CI ru
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import socket
@@ -204,7 +205,7 @@ def _attempts(code: str) -> list[str]:
     """Run `code` (which appends what succeeded to `done`), and return that list."""
     result = run_code("import os, sys\ndone = []\n" + code, timeout=TIMEOUT, test="assert False, done\n")
     assert result.status == "failed", result
-    return eval(result.stderr.split("AssertionError: ", 1)[1].strip().splitlines()[0])  # a list of str
+    return ast.literal_eval(result.stderr.split("AssertionError: ", 1)[1].strip().splitlines()[0])
 
 
 def test_escape_1_reading_etc_shadow_and_the_evaluators_files(host):
