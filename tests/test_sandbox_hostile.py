@@ -23,7 +23,7 @@ import pytest
 
 from unmask.config import DecodeConfig
 from unmask.evaluate import evaluate
-from unmask.sandbox import SandboxUnavailable, run_code
+from unmask.sandbox import SandboxUnavailable, isolation, run_code
 from unmask.tasks import MBPP, HumanEval, get_task
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux-only (bubblewrap)")
@@ -260,10 +260,11 @@ def test_escape_5_listing_and_stating_the_host(host):
             "    except OSError:\n        pass\n"
             f"for path in ({str(host / 'secret')!r}, '/etc/hostname', '/var/log'):\n"
             "    try:\n        os.stat(path)\n        done.append('stat ' + path)\n    except OSError:\n        pass\n")
-    listed = _attempts(code)
-    python_top = {Path(p).parts[2] for p in (sys.base_prefix,) if Path(p).parts[1:2] == ("root",)}
-    assert all(entry.startswith("/root: ") for entry in listed), listed  # only the interpreter's bind under /root
-    assert all(set(entry.split(": ", 1)[1].split(",")) - {""} <= python_top for entry in listed), listed
+    roots = [Path(root) for root in isolation._python_roots(isolation.base_python())]  # bound at the same paths
+    for entry in _attempts(code):
+        directory, names = entry.split(": ", 1)
+        on_the_way = {root.relative_to(directory).parts[0] for root in roots if directory in map(str, root.parents)}
+        assert set(names.split(",")) - {""} <= on_the_way, entry  # only the way to the interpreter is visible
 
 
 def test_escape_6_mknod_and_mkfifo_outside(host):
