@@ -5,12 +5,12 @@ With bubblewrap, `python -I -S _inside.py verify` runs with:
 - a uid that is not root (`setpriv --reuid=65534` first when the evaluator is root: inside a user namespace that
   root creates, the program would keep root's access to root's files), no capabilities, no_new_privs, and no way to
   create further user namespaces;
-- new user, mount, PID, network, IPC, UTS and cgroup namespaces: no network at all (not even loopback to the host),
-  no view of other processes, and the verifier as PID 1 (signals from inside cannot kill it);
+- new user, mount, PID, network, IPC, UTS and cgroup namespaces: a network of its own (a loopback, no route out, no
+  host socket), no view of other processes, and the verifier as PID 1 (signals from inside cannot kill it);
 - a root file system that is an empty read-only tmpfs with read-only binds of /usr (and the /bin, /lib... links into
   it), of the Python installation and of `_inside.py`; a fresh /proc; bubblewrap's minimal /dev, read-only (its
   null, zero, random... nodes work); a fresh size-capped tmpfs at /work (the working directory, also HOME and TMPDIR;
-  /tmp links to it). No /etc, /home, /root or the evaluator's files;
+  /tmp links to it). No /etc, /home or evaluator's files; /root only on the way to an interpreter installed there;
 - `--die-with-parent`: killing the launcher (the wall-clock limit does) kills everything inside.
 
 When root runs the evaluator and the Python installation is not readable by uid 65534 (say, a pyenv under /root),
@@ -37,8 +37,8 @@ WORK_BYTES = 64 << 20  # size of the working directory's tmpfs
 _NOBODY = 65534
 _BRIDGE = "/mnt"
 # as root: mount each directory given before `--` under /mnt/<i> in this (private) mount namespace, then exec the rest
-_BRIDGE_SCRIPT = ('mount -t tmpfs -o mode=0755,size=64k unmask-sandbox /mnt || exit 125; i=0; '
-                  'while [ "$1" != -- ]; do mkdir /mnt/$i && mount --bind "$1" /mnt/$i || exit 125; '
+_BRIDGE_SCRIPT = (f'mount -t tmpfs -o mode=0755,size=64k unmask-sandbox {_BRIDGE} || exit 125; i=0; '
+                  f'while [ "$1" != -- ]; do mkdir {_BRIDGE}/$i && mount --bind "$1" {_BRIDGE}/$i || exit 125; '
                   'i=$((i + 1)); shift; done; shift; exec "$@"')
 _TOP_LEVEL = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _READ_ONLY = ("--remount-ro", "/", "--remount-ro", "/dev")  # last: /dev's tmpfs (/dev/shm) has no size limit
