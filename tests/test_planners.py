@@ -342,3 +342,35 @@ def test_entropy_bound_with_spacing_filter():
     # gamma 100 makes every position a candidate; ascending entropy: 1, 3, 4, 5, 0, 2. M = 6, B = 6, g0 = 2: gap 2
     state = make_state(EB_PROBS)
     assert chosen(get_planner("entropy_bound", gamma=100.0, start_stride=2).select(state)) == [[1, 3, 5]]
+
+
+def test_spacing_wraps_any_planner_by_name():
+    # confidence with 2 calls per block of 8 takes the top 4: 4 (0.97), 0 (0.95), 1 (0.93), 6 (0.92); gap
+    # max(2, floor(8 * 2 / 8)) = 2 keeps 4, 0 (4 away), drops 1 (1 from 0), keeps 6 (2 from 4)
+    confs = [0.95, 0.93, 0.2, 0.91, 0.97, 0.3, 0.92, 0.2]
+    state = make_state([spread(c, i % V) for i, c in enumerate(confs)])
+    assert chosen(get_planner("confidence", steps=2).select(state)) == [[0, 1, 4, 6]]
+    spaced = get_planner("confidence", steps=2, start_stride=2)
+    assert isinstance(spaced, unmask.planners.Spaced) and spaced.name == "confidence"
+    assert chosen(spaced.select(state)) == [[0, 4, 6]]
+    assert spaced.steps_for(8, 0, 1) == 2  # the inner schedule is kept
+
+
+def test_spacing_visits_a_budget_planner_in_its_own_order():
+    # margin ranks by top-1 minus top-2: positions 2 and 3 have the largest margins although 0 and 1 are more
+    # confident; with one pick per gap the filter must keep the planner's best (3), not the most confident
+    probs = [[0.5, 0.45] + [0.05 / 6] * 6, [0.5, 0.45] + [0.05 / 6] * 6, spread(0.4), spread(0.45)]
+    state = make_state(probs)
+    assert chosen(get_planner("margin", steps=1).select(state)) == [[0, 1, 2, 3]]
+    assert chosen(get_planner("margin", steps=1, start_stride=16).select(state)) == [[3]]
+
+
+def test_spacing_zero_is_the_planner_itself_and_options_are_checked():
+    assert get_planner("threshold", tau=0.8, start_stride=0) == get_planner("threshold", tau=0.8)
+    assert get_planner("dilated", start_stride=2) == unmask.planners.Spaced(get_planner("dilated"), 2)
+    with pytest.raises(ValueError, match="dilated: start_stride must be > 0"):
+        unmask.planners.Spaced(get_planner("dilated"), -1)
+    with pytest.raises(ValueError, match="its options are base, skip, defer_below, start_stride"):
+        get_planner("dilated", stride=2)
+    with pytest.raises(ValueError, match="Spaced wraps a planner"):
+        unmask.planners.Spaced("threshold", 2)

@@ -28,10 +28,10 @@ def _option_value(text: str):
 
 
 def _planner_flags() -> dict[str, str]:
-    """Every planner option name, mapped to its --flag (the union over registered planners)."""
-    from unmask.planners import PLANNERS
+    """Every planner option name, mapped to its --flag (the union over registered planners and wrappers)."""
+    from unmask.planners import PLANNERS, planner_options
 
-    names = {name for cls in PLANNERS.values() for name in cls.options()}
+    names = {name for planner in PLANNERS for name in planner_options(planner)}
     return {name: "--" + name.replace("_", "-") for name in sorted(names)}
 
 
@@ -112,11 +112,11 @@ def _prompt_text(text: str, escapes: bool) -> str:
 def _options_for(args, planner: str) -> dict:
     """The planner options set on the command line. With --compare each planner takes the flags it has; otherwise
     a flag the planner lacks is an error that lists its options (raised here, before any model call)."""
-    from unmask.planners import PLANNERS, get_planner
+    from unmask.planners import PLANNERS, get_planner, planner_options
 
     options = {name: getattr(args, name) for name in _planner_flags() if getattr(args, name) is not None}
     if args.compare and planner in PLANNERS:
-        options = {k: v for k, v in options.items() if k in PLANNERS[planner].options()}
+        options = {k: v for k, v in options.items() if k in planner_options(planner)}
     get_planner(planner, **options)
     return options
 
@@ -302,7 +302,7 @@ def _planners(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from unmask.planners import PLANNERS
+    from unmask.planners import PLANNERS, Spaced
 
     table = Table(show_header=True, header_style="bold")
     for column in ("planner", "what it does", "options (defaults)"):
@@ -310,6 +310,7 @@ def _planners(args) -> int:
     for name, cls in PLANNERS.items():
         options = ", ".join(f"{k}={v}" for k, v in cls.options().items()) or "-"
         table.add_row(name, cls.summary, options)
+    table.add_row("(any) start_stride=g0", Spaced.summary, "start_stride=0 (off)")
     Console().print(table)
     return 0
 
@@ -391,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--taus", type=_csv(float), default=[0.7, 0.8, 0.9])
     sw.add_argument("--gammas", type=_csv(float), default=[0.1, 0.5, 1.0])
     sw.add_argument("--start-strides", type=_csv(float), default=[0.0],
-                    help="spacing filter strides for threshold / entropy_bound (0 = off), e.g. 0,2")
+                    help="spacing filter strides (start_stride) for every adaptive planner (0 = off), e.g. 0,2")
     sw.set_defaults(func=_sweep)
 
     sh = commands.add_parser("show", help="print the table of a sweep directory")

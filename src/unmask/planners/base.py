@@ -3,6 +3,8 @@
 A planner decides WHICH masked positions of the current block to commit after a model call. It sees only the
 current block of every active row; the decode loop owns everything else and enforces the invariants (selection
 inside the eligible set, at least one reveal per call, the block complete when its scheduled calls end).
+A planner that needs to remember earlier calls (KLASS, Credit) says so with `new_memory`: the loop keeps the object it
+returns for each row, hands it back in `StepState.memory`, and replaces it on a new block when `memory_per_block`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -33,6 +35,8 @@ class StepState:
         proposal: LongTensor (A, K), the token each position would take if committed now.
         num_blocks: blocks in the whole generation (budget planners split their calls over them).
         generators: one torch.Generator per row (for random planners), or None when no seed stream is needed.
+        memory: one object per row, made by the planner's `new_memory` and kept by the loop (None for planners without
+            memory); the planner reads and updates it in place.
     """
 
     step: torch.Tensor
@@ -43,6 +47,7 @@ class StepState:
     proposal: torch.Tensor
     num_blocks: int = 1
     generators: list[torch.Generator] | None = None
+    memory: list[Any] | None = None
 
     @cached_property
     def probs(self) -> torch.Tensor:
@@ -53,6 +58,11 @@ class StepState:
     def confidence(self) -> torch.Tensor:
         """Probability of the proposed token, (A, K) float64."""
         return scoring.confidence(self.probs, self.proposal)
+
+    @cached_property
+    def entropy(self) -> torch.Tensor:
+        """Predictive entropy in bits, (A, K) float64."""
+        return scoring.entropy_bits(self.probs)
 
     @cached_property
     def masked_left(self) -> torch.Tensor:
@@ -68,12 +78,31 @@ class Planner:
         summary: one line for `unmask planners`.
         source: the paper or code it follows.
         needs_rng: True when `select` draws random numbers (`state.generators` is then set, one stream per row).
+        memory_per_block: True when the loop replaces a row's memory with a fresh `new_memory()` on each new block
+            (else it lasts the row's whole decode).
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     source: ClassVar[str] = ""
     needs_rng: ClassVar[bool] = False
+    memory_per_block: ClassVar[bool] = False
+
+    def new_memory(self) -> Any:
+        """A fresh memory for one row (None: the planner remembers nothing between calls). The loop keeps it for the
+        row, passes it in `StepState.memory` (and to `adjust_logits`), and never looks inside."""
+        return None
+
+    def adjust_logits(self, logits: torch.Tensor, eligible: torch.Tensor, memory: list[Any] | None) -> torch.Tensor:
+        """The logits the proposal and the planner's scores are taken from, after the top-k/top-p filter (default:
+        unchanged). A planner that fuses its memory into the predictions (Credit) overrides this.
+
+        Args:
+            logits: FloatTensor (A, K, V); eligible: BoolTensor (A, K); memory: the rows' memories (see `new_memory`).
+        Returns:
+            FloatTensor (A, K, V).
+        """
+        return logits
 
     def steps_for(self, block_len: int, block_index: int, num_blocks: int) -> int | None:
         """Model calls the block takes, when known ahead; None for adaptive planners."""
@@ -87,6 +116,11 @@ class Planner:
         """Ranks the one reveal the loop forces when `select` chose nothing: FloatTensor (A, K), higher first.
         Default: the proposal's logit (no softmax); planners that rank by confidence reuse `state.confidence`."""
         return state.logits.gather(-1, state.proposal.unsqueeze(-1)).squeeze(-1)
+
+    def priority(self, state: StepState) -> torch.Tensor:
+        """How the planner ranks the block's positions, higher first: FloatTensor (A, K). A post-selection filter
+        (`Spaced`) visits the planner's choice in this order. Default: `fallback_scores`."""
+        return self.fallback_scores(state)
 
     def check(self, num_blocks: int, block_lengths: list[int]) -> None:
         """Raise ValueError, naming the fix, when the options cannot work with this decode. Called before any model call."""

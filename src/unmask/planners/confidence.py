@@ -101,6 +101,9 @@ class _BudgetPlanner(Planner):
         """Priority of each block position, higher first. (A, K)."""
         raise NotImplementedError
 
+    def priority(self, state: StepState) -> torch.Tensor:
+        return self.scores(state)
+
     def select(self, state: StepState) -> torch.Tensor:
         k = torch.tensor([  # (A,) tokens each row reveals now
             self._k_at(int(n), int(b), state.num_blocks, int(s))
@@ -170,6 +173,10 @@ class Random(_BudgetPlanner):
     summary = "random order with the same budget (seeded per row)"
     source = "Nie et al. 2025, LLaDA generate.py (remasking='random')"
     needs_rng = True
+
+    def priority(self, state: StepState) -> torch.Tensor:
+        """The proposal's logit: a second random draw would move the row's stream."""
+        return self.fallback_scores(state)
 
     def scores(self, state: StepState) -> torch.Tensor:
         width = state.eligible.shape[1]

@@ -1,14 +1,25 @@
-"""Dilated-spacing post-filter for adaptive planners (DUS paper, section 4.4).
+"""Dilated spacing (DUS paper, section 4.4) as a wrapper that composes with any planner: `Spaced(inner, g0)`.
 
-Candidates are visited best first; one is accepted only when it lies at least `max(2, floor(M * g0 / B))` positions
-from every candidate already accepted, where M is the number of masked positions left in the block, B the block
-length and g0 the `start_stride`. The best candidate is always accepted; rejected ones stay masked. The gap shrinks
-as the block fills, so early calls commit spread-out tokens and late calls may commit neighbours.
+The inner planner chooses its candidates; they are visited best first (by `inner.priority`) and one is accepted
+only when it lies at least `max(2, floor(M * g0 / B))` positions from every candidate already accepted, where M is
+the number of masked positions left in the block, B the block length and g0 the `start_stride`. The best candidate
+is always accepted; rejected ones stay masked. The gap shrinks as the block fills, so early calls commit spread-out
+tokens and late calls may commit neighbours. Source: Luxembourg, Permuter and Nachmani 2025, "Plan for Speed:
+Dilated Scheduling for Masked Diffusion Language Models" (arXiv 2506.19037), where it filters adaptive planners.
+
+By name: every planner takes the option `start_stride` (`get_planner("confidence", steps=64, start_stride=2)`,
+`--start-stride 2`); 0 is the inner planner itself. The inner planner's schedule is kept: for a planner with a fixed
+number of calls per block, the positions the filter holds back are committed by the block's last scheduled call.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+from unmask import checks
+from unmask.planners.base import Planner, StepState
 
 
 def space_out(candidates: torch.Tensor, priority: torch.Tensor, masked_left: torch.Tensor, block_len: torch.Tensor,
@@ -40,3 +51,59 @@ def space_out(candidates: torch.Tensor, priority: torch.Tensor, masked_left: tor
         take = is_candidate & clear
         accepted[take, pos[take]] = True
     return accepted
+
+
+@dataclass(frozen=True)
+class Spaced(Planner):
+    """Options:
+    inner: the planner whose choice is spaced out.
+    start_stride: g0 > 0, the gap at the block's start relative to its length (DUS section 4.4).
+    """
+
+    inner: Planner
+    start_stride: float = 2.0
+
+    summary = "dilated-spacing filter around any planner (option start_stride)"
+    source = "Luxembourg, Permuter, Nachmani 2025 (arXiv 2506.19037), section 4.4"
+
+    def __post_init__(self):
+        if not isinstance(self.inner, Planner):
+            raise ValueError(f"Spaced wraps a planner: pass one, e.g. Spaced(get_planner('threshold'), 2), "
+                             f"got {self.inner!r}")
+        checks.finite(f"{self.inner.name}: start_stride", self.start_stride, above=0, example=2,
+                      note="leave it out (or 0 by name) for no spacing")
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def needs_rng(self) -> bool:
+        return self.inner.needs_rng
+
+    @property
+    def memory_per_block(self) -> bool:
+        return self.inner.memory_per_block
+
+    def new_memory(self):
+        return self.inner.new_memory()
+
+    def adjust_logits(self, logits: torch.Tensor, eligible: torch.Tensor, memory: list | None) -> torch.Tensor:
+        return self.inner.adjust_logits(logits, eligible, memory)
+
+    def steps_for(self, block_len: int, block_index: int, num_blocks: int) -> int | None:
+        return self.inner.steps_for(block_len, block_index, num_blocks)
+
+    def check(self, num_blocks: int, block_lengths: list[int]) -> None:
+        self.inner.check(num_blocks, block_lengths)
+
+    def fallback_scores(self, state: StepState) -> torch.Tensor:
+        return self.inner.fallback_scores(state)
+
+    def priority(self, state: StepState) -> torch.Tensor:
+        return self.inner.priority(state)
+
+    def select(self, state: StepState) -> torch.Tensor:
+        candidates = self.inner.select(state) & state.eligible
+        return space_out(candidates, self.inner.priority(state), state.masked_left, state.block_len,
+                         self.start_stride)
