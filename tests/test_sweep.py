@@ -54,3 +54,46 @@ def test_sweep_command_writes_results_table_plot_and_resumes(tmp_path, model_dir
     assert len((out / "results.jsonl").read_text().splitlines()) == 8, "a rerun must not duplicate results"
     shown = subprocess.run([sys.executable, "-m", "unmask", "show", str(out)], env=ENV, capture_output=True, text=True)
     assert shown.stdout.strip() == table.strip()
+
+
+def test_tokens_per_forward_is_gen_length_over_mean_nfe():
+    from unmask.evaluate.sweep import tokens_per_forward
+
+    assert tokens_per_forward({"config": {"gen_length": 64}, "mean_nfe": 16.0}) == 4.0
+
+
+def test_area_under_parallelism_integrates_the_staircase_above_one_token_per_call():
+    from unmask.evaluate.sweep import area_under_parallelism
+
+    assert area_under_parallelism([(4.0, 0.5)]) == 1.5  # (4 - 1) * 0.5
+    # from 1 to 2: best of all (0.9); from 2 to 4: only the TPF-4 point (0.5)
+    assert abs(area_under_parallelism([(2.0, 0.9), (4.0, 0.5)]) - (0.9 + 2 * 0.5)) < 1e-12
+    # a slower point never lowers the area: 1..3 at 0.95 (the TPF-3 point), 3..4 at 0.5
+    assert abs(area_under_parallelism([(4.0, 0.5), (2.0, 0.9), (3.0, 0.95)]) - (2 * 0.95 + 0.5)) < 1e-12
+    assert area_under_parallelism([(1.0, 1.0)]) == 0.0  # never faster than token-by-token
+
+
+def test_family_summary_ranks_by_aup_and_the_table_shows_tpf():
+    from unmask.evaluate.sweep import family_summary, markdown_table
+
+    def result(planner, options, nfe, accuracy):
+        return {"planner": planner, "options": options, "block_length": 8, "mean_nfe": nfe, "accuracy": accuracy,
+                "ci95": [0, 1], "decode_seconds": 1.0, "samples": 10, "config": {"gen_length": 32}}
+
+    results = [result("confidence", {}, 32, 0.9), result("dilated", {}, 16, 0.8),
+               result("threshold", {"tau": 0.9}, 8, 0.85), result("threshold", {"tau": 0.7}, 4, 0.6)]
+    summary = family_summary(results)
+    assert [f["family"] for f in summary] == ["threshold", "dilated", "token-by-token"]
+    assert abs(summary[0]["aup"] - (3 * 0.85 + 4 * 0.6)) < 1e-12 and summary[0]["max_tpf"] == 8.0
+    assert summary[2]["aup"] == 0.0
+    table = markdown_table(results)
+    assert "| 8 | threshold tau=0.7 | 60.0 | [0.0, 100.0] | 4.0 | 8.00 |" in table
+    assert "| threshold | 4.95 | 2 | 85.0 | 4.00 | 8.00 |" in table
+
+
+def test_envelope_is_a_staircase_through_the_pareto_points():
+    from unmask.evaluate.plots import envelope
+
+    points = [(10, 50), (20, 60), (30, 55), (5, 40)]
+    assert envelope(points, lower_x_better=True) == [(5, 40), (10, 40), (10, 50), (20, 50), (20, 60)]
+    assert envelope([(2.0, 90), (4.0, 50)], lower_x_better=False) == [(4.0, 50), (2.0, 50), (2.0, 90)]

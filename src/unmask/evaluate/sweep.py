@@ -2,6 +2,14 @@
 with the token-by-token reference and the NFE-matched confidence baseline always included.
 
 Writes `results.jsonl` (one summary per config, appended as each finishes), `table.md` and `frontier.png`.
+
+The table gives each config's tokens per forward (TPF: generated positions committed per model call, G / mean NFE;
+the EOS fill after an early stop counts, as it costs no call), then ranks the planner families (`plots.family`: the
+planner, with spacing and NFE matching told apart, over all block lengths and speed knobs of the sweep) by their
+accuracy under parallelism, AUP = integral from t = 1 to infinity of a(t) dt, where a(t) is the best accuracy
+(a fraction) among the family's configs with TPF >= t, and 0 past the largest TPF: the area under the family's
+accuracy-vs-TPF staircase envelope above one token per call. One config at accuracy a and TPF T gives (T - 1) a; a
+family that is never faster than token-by-token gets 0. Units: accuracy x tokens per call.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from pathlib import Path
 
 from unmask.config import DecodeConfig
 from unmask.evaluate.harness import evaluate
+from unmask.evaluate.plots import family
 from unmask.evaluate.records import append_records, read_records
 
 ADAPTIVE = {"threshold": "tau", "entropy_bound": "gamma"}
@@ -82,6 +91,37 @@ def label(result: dict) -> str:
     return f"{result['planner']} {text}".strip()
 
 
+def tokens_per_forward(result: dict) -> float:
+    """Generated positions committed per model call: gen_length / mean NFE (nan without calls)."""
+    return result["config"]["gen_length"] / result["mean_nfe"] if result["mean_nfe"] else float("nan")
+
+
+def area_under_parallelism(points: list[tuple[float, float]]) -> float:
+    """AUP of one family (see the module docstring) from its (TPF, accuracy) points: the integral over t >= 1 of
+    the best accuracy among the points with TPF >= t."""
+    ordered = sorted(p for p in points if p[0] == p[0])  # ascending TPF, nan dropped
+    area, left = 0.0, 1.0
+    for i, (tpf, _) in enumerate(ordered):
+        if tpf > left:
+            area += max(acc for _, acc in ordered[i:]) * (tpf - left)
+            left = tpf
+    return area
+
+
+def family_summary(results: list[dict]) -> list[dict]:
+    """Per planner family: AUP, configs, best accuracy and its TPF, largest TPF; highest AUP first."""
+    families: dict[str, list[dict]] = {}
+    for r in results:
+        families.setdefault(family(r), []).append(r)
+    rows = []
+    for name, members in families.items():
+        points = [(tokens_per_forward(r), r["accuracy"]) for r in members]
+        best = max(points, key=lambda p: (p[1], p[0]))
+        rows.append({"family": name, "aup": area_under_parallelism(points), "configs": len(members),
+                     "best_accuracy": best[1], "best_tpf": best[0], "max_tpf": max(p[0] for p in points)})
+    return sorted(rows, key=lambda row: -row["aup"])
+
+
 def with_speedups(results: list[dict]) -> list[dict]:
     """Each result with `nfe_speedup` and `wall_speedup` over the token-by-token reference at its block length."""
     reference = {r["block_length"]: r for r in results if r["planner"] == "confidence" and not r["options"]}
@@ -95,14 +135,20 @@ def with_speedups(results: list[dict]) -> list[dict]:
 
 
 def markdown_table(results: list[dict]) -> str:
-    """planner, options, B, accuracy +- CI, NFE, speed-up in NFE and in wall time over token-by-token."""
-    lines = ["| B | planner | accuracy | 95% CI | NFE / sample | NFE speed-up | wall speed-up | n |",
-             "|---:|---|---:|---|---:|---:|---:|---:|"]
+    """Per config: B, planner and options, accuracy +- CI, NFE, TPF, speed-up in NFE and in wall time over
+    token-by-token. Then per planner family: AUP (highest first), best accuracy and its TPF, largest TPF."""
+    lines = ["| B | planner | accuracy | 95% CI | NFE / sample | TPF | NFE speed-up | wall speed-up | n |",
+             "|---:|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in with_speedups(results):
         low, high = r["ci95"]
         lines.append(f"| {r['block_length']} | {label(r)} | {100 * r['accuracy']:.1f} | [{100 * low:.1f}, "
-                     f"{100 * high:.1f}] | {r['mean_nfe']:.1f} | {r['nfe_speedup']:.2f}x | {r['wall_speedup']:.2f}x "
-                     f"| {r['samples']} |")
+                     f"{100 * high:.1f}] | {r['mean_nfe']:.1f} | {tokens_per_forward(r):.2f} | "
+                     f"{r['nfe_speedup']:.2f}x | {r['wall_speedup']:.2f}x | {r['samples']} |")
+    lines += ["", "| planner family | AUP | configs | best accuracy | at TPF | largest TPF |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for f in family_summary(results):
+        lines.append(f"| {f['family']} | {f['aup']:.2f} | {f['configs']} | {100 * f['best_accuracy']:.1f} | "
+                     f"{f['best_tpf']:.2f} | {f['max_tpf']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
