@@ -19,7 +19,8 @@ PLANNER_CASES = [
     ("random", {"steps": 7}), ("left_to_right", {}), ("threshold", {"tau": 0.5}),
     ("threshold", {"tau": 0.3, "start_stride": 2}), ("entropy_bound", {"gamma": 1.0}),
     ("entropy_bound", {"gamma": 2.0, "start_stride": 4}), ("confidence", {"steps": 6, "start_stride": 3}),
-    ("dilated", {"start_stride": 2}),
+    ("dilated", {"start_stride": 2}), ("klass", {}), ("klass", {"tau": 0.3, "kl_threshold": 0.5, "steps": 6}),
+    ("credit", {"tau": 0.5}), ("credit", {"start_stride": 2}),
 ]
 
 

@@ -37,7 +37,8 @@ def _pipe(hf, tokenizer, planner, block_length, **options):
 
 @pytest.mark.parametrize("planner,options", [("dilated", {}), ("threshold", {"tau": 0.9}),
                                              ("confidence", {"match": "dilated"}), ("entropy_bound", {"gamma": 0.1}),
-                                             ("confidence", {"steps": 4})])
+                                             ("confidence", {"steps": 4}), ("klass", {"tau": 0.6}),
+                                             ("credit", {"tau": 0.7}), ("threshold", {"start_stride": 2})])
 def test_one_block_equals_unmask_generate_tokens_and_calls(bundled, planner, options):
     hf, tokenizer, model, calls = bundled
     pipe = _pipe(hf, tokenizer, planner, 16, **options)

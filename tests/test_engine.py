@@ -25,6 +25,9 @@ CONFIGS = [
     DecodeConfig(planner="threshold", gen_length=16, block_length=8, cache="prefix"),
     DecodeConfig(planner="dilated", gen_length=16, block_length=8, cache="dual"),
     DecodeConfig(planner="left_to_right", gen_length=10, block_length=5, stop=("a",)),
+    DecodeConfig(planner="klass", planner_options={"tau": 0.3, "kl_threshold": 0.5}, gen_length=18, block_length=6),
+    DecodeConfig(planner="credit", planner_options={"tau": 0.5}, gen_length=16, block_length=8, temperature=0.7,
+                 seed=2),
 ]
 
 

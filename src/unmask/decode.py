@@ -27,7 +27,7 @@ from unmask.cache import CachedRunner
 from unmask.config import DecodeConfig
 from unmask.models.base import Denoiser, positions_from_mask
 from unmask.planners import Planner, get_planner
-from unmask.step import answer_text, decode_step, needs_generators, row_generators, stop_positions
+from unmask.step import answer_text, decode_step, needs_generators, row_generators, row_memories, stop_positions
 
 
 @dataclass(frozen=True)
@@ -245,6 +245,7 @@ class _Decoder:
         self.reveal_step = torch.zeros(B, self.G, dtype=torch.long)
         self.stop_ids = torch.tensor(model.stop_ids or [-1])
         self.generators = row_generators(config.seed, B) if needs_generators(planner, config.temperature) else None
+        self.memory = row_memories(planner, B)  # (B,) the planner's per-row memory
         self.calls = 0
 
     def run(self) -> DecodeResult:
@@ -274,7 +275,7 @@ class _Decoder:
                           block_index=block_index, block_len=block_len, scheduled=self.block_steps[block_index],
                           num_blocks=self.config.num_blocks, mask_id=self.model.mask_id,
                           temperature=self.config.temperature, top_k=self.config.top_k, top_p=self.config.top_p,
-                          generators=generators)
+                          generators=generators, memory=[self.memory[i] for i in active.tolist()])
         self.x[rows_d[:, None], columns_d] = out.block
 
         packed = torch.cat([out.eligible.long(), out.selected.long(), self.x[rows_d, self.P : self.P + self.G],
@@ -346,6 +347,9 @@ class _Decoder:
         self.step[active] = torch.where(done, 0, self.step[active] + 1)
         self.block_index[active] += done.long()
         self.finished[active] |= self.block_index[active] >= self.config.num_blocks
+        if self.planner.memory_per_block:
+            for row in active[done].tolist():
+                self.memory[row] = self.planner.new_memory()
 
     def _early_stop(self, active, revealed) -> None:
         """Finish rows that committed EOS (or a stop string) with everything before it revealed; fill with EOS.

@@ -31,7 +31,7 @@ from unmask.cache import CachedRunner
 from unmask.config import DecodeConfig
 from unmask.models.base import Denoiser
 from unmask.planners import Planner, get_planner
-from unmask.step import answer_text, decode_step, needs_generators, row_generators, stop_positions
+from unmask.step import answer_text, decode_step, needs_generators, row_generators, row_memories, stop_positions
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,7 @@ class _Row:
     nfe: int = 0
     slot: int = -1
     reveal_step: torch.Tensor = field(default=None)  # (G,)
+    memory: object = None  # the planner's memory for this row (`Planner.new_memory`)
 
     @property
     def gen(self) -> torch.Tensor:
@@ -245,7 +246,7 @@ class Engine:
         generators = row_generators(config.seed, 1) if needs_generators(planner, config.temperature) else None
         row = _Row(handle, config, planner, len(prompt_ids), ids, generators, now,
                    None if self.limits.timeout_s is None else now + self.limits.timeout_s,
-                   reveal_step=torch.zeros(config.gen_length, dtype=torch.long))
+                   reveal_step=torch.zeros(config.gen_length, dtype=torch.long), memory=row_memories(planner, 1)[0])
         with self._lock:
             if self._stopping:
                 raise RequestFailed(503, "the engine is shutting down")
@@ -462,7 +463,7 @@ class Engine:
                               step=torch.tensor([r.step for r in group]), block_index=block_index,
                               block_len=block_len, scheduled=scheduled, num_blocks=config.num_blocks,
                               mask_id=self.model.mask_id, temperature=config.temperature, top_k=config.top_k,
-                              top_p=config.top_p, generators=generators)
+                              top_p=config.top_p, generators=generators, memory=[r.memory for r in group])
             block, selected = out.block.cpu(), out.selected.cpu()
             for j, r in enumerate(group):
                 self._advance(r, block[j], selected[j])
@@ -478,6 +479,8 @@ class Engine:
             row.step += 1
         else:
             row.block, row.step = row.block + 1, 0
+            if row.planner.memory_per_block:
+                row.memory = row.planner.new_memory()
         gen = row.gen
         stop_ids = torch.tensor(self.model.stop_ids or [-1]) if config.eos_early_stop else None
         stopped = False

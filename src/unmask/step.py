@@ -1,12 +1,14 @@
 """One decode step, shared by every loop that decodes: `unmask.generate`, the serving engine and the diffusers
 scheduler.
 
-    logits -> filter (top-k, top-p) -> propose -> StepState -> planner.select -> enforce_invariants -> commit
+    logits -> filter (top-k, top-p) -> planner.adjust_logits -> propose -> StepState -> planner.select
+           -> enforce_invariants -> commit
 
 A step sees the current block of A rows (padded to K positions) and the logits of those positions; it returns the
 block after the commit and what was revealed. Which rows take part, where their blocks are and when they finish is
-the caller's business. Also here: what ends a row early (EOS, stop strings) and the text of an answer, so that every
-loop finishes rows and cuts text the same way.
+the caller's business, and so is keeping each row's planner memory (`row_memories`; a fresh one per block when the
+planner's `memory_per_block`). Also here: what ends a row early (EOS, stop strings) and the text of an answer, so
+that every loop finishes rows and cuts text the same way.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ class StepOutput:
 def decode_step(planner: Planner, logits: torch.Tensor, current: torch.Tensor, valid: torch.Tensor, *,
                 step: torch.Tensor, block_index: torch.Tensor, block_len: torch.Tensor, scheduled: torch.Tensor,
                 num_blocks: int, mask_id: int, temperature: float = 0.0, top_k: int | None = None,
-                top_p: float | None = None, generators: list[torch.Generator] | None = None) -> StepOutput:
+                top_p: float | None = None, generators: list[torch.Generator] | None = None,
+                memory: list | None = None) -> StepOutput:
     """Commit the planner's choice of positions in the current block of each row.
 
     Args:
@@ -53,16 +56,22 @@ def decode_step(planner: Planner, logits: torch.Tensor, current: torch.Tensor, v
         num_blocks: blocks in the whole generation.
         temperature, top_k, top_p: the proposal, see `DecodeConfig`.
         generators: one CPU generator per row when `needs_generators(planner, temperature)`, else None.
+        memory: the rows' planner memories (`row_memories`), updated in place by the planner; None for none.
     Returns:
         StepOutput with the committed block (A, K) and the selection (A, K).
     """
-    logits = scoring.filter_logits(logits, top_k, top_p)  # (A, K, V)
-    proposal = scoring.propose_unmasked(logits, mask_id, temperature, generators)  # (A, K)
     eligible = (current == mask_id) & valid
+    logits = planner.adjust_logits(scoring.filter_logits(logits, top_k, top_p), eligible, memory)  # (A, K, V)
+    proposal = scoring.propose_unmasked(logits, mask_id, temperature, generators)  # (A, K)
     state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible, logits=logits,
-                      proposal=proposal, num_blocks=num_blocks, generators=generators)
+                      proposal=proposal, num_blocks=num_blocks, generators=generators, memory=memory)
     selected = enforce_invariants(planner.select(state) & eligible, state, scheduled, planner.fallback_scores(state))
     return StepOutput(torch.where(selected, proposal, current), selected, eligible, state)
+
+
+def row_memories(planner: Planner, rows: int) -> list:
+    """A fresh planner memory for each of `rows` rows (a list of None for planners that remember nothing)."""
+    return [planner.new_memory() for _ in range(rows)]
 
 
 def needs_generators(planner: Planner, temperature: float) -> bool:

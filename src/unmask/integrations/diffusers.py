@@ -29,7 +29,7 @@ from diffusers.schedulers.scheduling_block_refinement import BlockRefinementSche
 from diffusers.utils import logging
 
 from unmask.planners import Planner, get_planner
-from unmask.step import decode_step, needs_generators
+from unmask.step import decode_step, needs_generators, row_memories
 
 logger = logging.get_logger(__name__)
 
@@ -52,6 +52,7 @@ class PlannerScheduler(BlockRefinementScheduler):
         self._scheduled_calls = 0  # calls per block when the planner fixes them; 0 for adaptive planners
         self._rows_with_masks: torch.Tensor | None = None  # (B,) after the last step
         self._generator: torch.Generator | None = None
+        self._memories: list | None = None  # the planner's per-row memory, for the current block or generation
         self._warned_editing = False
 
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None,
@@ -72,7 +73,7 @@ class PlannerScheduler(BlockRefinementScheduler):
         self._scheduled_calls = planner.steps_for(block_length, 0, 1) or 0
         self.num_inference_steps = self._scheduled_calls or block_length  # adaptive: at most one call per position
         self.timesteps = torch.arange(self.num_inference_steps - 1, -1, -1, device=device, dtype=torch.long)
-        self._rows_with_masks, self._generator = None, None
+        self._rows_with_masks, self._generator, self._memories = None, None, None
 
     def step(self, model_output: torch.Tensor, timestep: int | torch.Tensor, sample: torch.LongTensor, *,
              mask_token_id: int | None = None, temperature: float = 0.0, top_p: float | None = None,
@@ -107,13 +108,16 @@ class PlannerScheduler(BlockRefinementScheduler):
         rows, width = sample.shape
         needs_rng = needs_generators(self._block_planner, temperature)
         generators = [self._cpu_generator(generator)] * rows if needs_rng else None
+        new_block = int(timestep) == 0 and self._block_planner.memory_per_block  # a block's calls count from 0
+        if self._memories is None or len(self._memories) != rows or new_block:
+            self._memories = row_memories(self._block_planner, rows)
         out = decode_step(self._block_planner, model_output.float(), sample, torch.ones_like(sample, dtype=torch.bool),
                           step=torch.full((rows,), int(timestep), dtype=torch.long),
                           block_index=torch.zeros(rows, dtype=torch.long),
                           block_len=torch.full((rows,), width, dtype=torch.long),
                           scheduled=torch.full((rows,), self._scheduled_calls, dtype=torch.long), num_blocks=1,
                           mask_id=mask_token_id, temperature=temperature, top_k=top_k, top_p=top_p,
-                          generators=generators)
+                          generators=generators, memory=self._memories)
         prev_sample, selected = out.block, out.selected
         logits, proposal = out.state.logits, out.state.proposal  # filtered (B, K, V); (B, K)
         self._rows_with_masks = (prev_sample == mask_token_id).any(-1)

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from unmask.planners.base import Planner, StepState
 from unmask.planners.confidence import Confidence, Entropy, LeftToRight, Margin, Random
+from unmask.planners.credit import Credit
 from unmask.planners.dilated import Binary, Dilated, binary_groups, dilated_groups
 from unmask.planners.entropy_bound import EntropyBound
+from unmask.planners.klass import KLASS
 from unmask.planners.spacing import Spaced
 from unmask.planners.threshold import Threshold
 
 PLANNERS: dict[str, type[Planner]] = {
     cls.name: cls
-    for cls in (Dilated, Binary, Confidence, Margin, Entropy, Random, LeftToRight, Threshold, EntropyBound)
+    for cls in (Dilated, Binary, Confidence, Margin, Entropy, Random, LeftToRight, Threshold, EntropyBound, KLASS,
+                Credit)
 }
 
 WRAPPER_OPTIONS = ("start_stride",)
