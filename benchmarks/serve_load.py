@@ -3,7 +3,10 @@ concurrent clients, through the openai async client, streamed.
 
 Reports per concurrency: generated tokens/s, requests/s, p50/p99 latency, p50/p99 time to the first committed text,
 requests lost (an exception, or a stream without a finish reason: must be 0), answers identical to the one-at-a-time
-run, and the server's resident memory (sampled every 0.5 s; peak and last per phase, to show it is steady).
+run, and the server's resident memory (sampled every 0.5 s; peak and last per phase, to show it is steady). On a
+shared machine wall-clock rates follow the other processes' load, so each phase also reports the server process's
+CPU seconds (user + system, from /proc) per generated token and the load average: repeat the levels
+(`--clients 1,8,32,1,8,32`) to see the drift.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/serve_load.py --requests 64
 
@@ -38,6 +41,12 @@ def workload(n: int) -> list[dict]:
     prompts = [p for trio in zip(task_prompts("arith", n), task_prompts("countdown3", n), task_prompts("sudoku", n))
                for p in trio][:n]
     return [{"prompt": p, "extra_body": PLANS[i % len(PLANS)]} for i, p in enumerate(prompts)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -153,14 +162,18 @@ def main() -> None:
         asyncio.run(phase(url, requests[:4], 4, args.max_tokens, args.limit_s))  # warm-up, not reported
         rows = []
         for clients in levels:
-            start = len(samples)
+            start, cpu, load = len(samples), cpu_seconds(server.pid), os.getloadavg()[0]
             row = asyncio.run(phase(url, requests, clients, args.max_tokens, args.limit_s))
+            row["server_cpu_s"] = cpu_seconds(server.pid) - cpu
+            row["tokens_per_server_cpu_s"] = row["tokens"] / row["server_cpu_s"]
+            row["load_average_1min"] = [load, os.getloadavg()[0]]
             window = samples[start:] or [rss_mb(server.pid)]
             row["rss_mb_last"], row["rss_mb_peak_in_phase"] = window[-1][0], max(s[0] for s in window)
             rows.append(row)
             print(f"{clients:>3} clients: {row['tokens_per_s']:.1f} tok/s, {row['requests_per_s']:.2f} req/s, "
                   f"p50 {row['latency_p50_s']:.2f}s p99 {row['latency_p99_s']:.2f}s, first text p50 "
-                  f"{row['first_text_p50_s']:.2f}s, lost {row['lost']}, RSS {row['rss_mb_last']:.0f} MB", flush=True)
+                  f"{row['first_text_p50_s']:.2f}s, lost {row['lost']}, RSS {row['rss_mb_last']:.0f} MB, "
+                  f"{row['tokens_per_server_cpu_s']:.1f} tok per server CPU s, load {load:.1f}", flush=True)
         metrics = httpx.get(url + "/metrics").text
     finally:
         stop.set()
@@ -173,6 +186,7 @@ def main() -> None:
         row["same_answers_as_baseline"] = sum(texts.get(i) == text for i, text in baseline.items())
     for row in rows:
         row["tokens_per_s_vs_one_at_a_time"] = row["tokens_per_s"] / rows[0]["tokens_per_s"]
+        row["tokens_per_cpu_s_vs_one_at_a_time"] = row["tokens_per_server_cpu_s"] / rows[0]["tokens_per_server_cpu_s"]
     rows_hist = [line for line in metrics.splitlines() if line.startswith("unmask_rows_per_call_")]
     payload = {"command": "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/serve_load.py " + " ".join(sys.argv[1:]),
                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "max_tokens": args.max_tokens,
