@@ -16,12 +16,15 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def test_grid_always_has_reference_and_nfe_matched_baseline():
-    configs = sweep_configs(["dilated", "threshold"], [8, 16], DecodeConfig(gen_length=32), [0.7, 0.9], [0.1], [0, 2])
+    configs = sweep_configs(["dilated", "threshold", "klass", "credit"], [8, 16], DecodeConfig(gen_length=32),
+                            [0.7, 0.9], [0.1], [0, 2])
     for block in (8, 16):
         at = [(c.planner, c.planner_options) for c in configs if c.block_length == block]
         assert at[:2] == [("confidence", {}), ("confidence", {"match": "dilated"})]
         assert ("dilated", {}) in at
-        assert sum(p == "threshold" for p, _ in at) == 4  # 2 taus x (no spacing, spacing 2)
+        for planner in ("threshold", "klass", "credit"):  # 2 taus x (no spacing, spacing 2)
+            assert sum(p == planner for p, _ in at) == 4
+        assert ("klass", {"tau": 0.7, "start_stride": 2}) in at
     assert len(configs) == len(set(json.dumps(c.to_dict(), sort_keys=True) for c in configs))
 
 

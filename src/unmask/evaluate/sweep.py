@@ -23,7 +23,8 @@ from unmask.evaluate.harness import evaluate
 from unmask.evaluate.plots import family
 from unmask.evaluate.records import append_records, read_records
 
-ADAPTIVE = {"threshold": "tau", "entropy_bound": "gamma"}
+ADAPTIVE = {"threshold": "tau", "entropy_bound": "gamma", "klass": "tau", "credit": "tau"}
+"""Adaptive planners and the option the sweep varies (over --taus or --gammas), each with every spacing stride."""
 
 
 def sweep_configs(planners: list[str], block_lengths: list[int], base: DecodeConfig, taus: list[float],
@@ -36,7 +37,7 @@ def sweep_configs(planners: list[str], block_lengths: list[int], base: DecodeCon
         grid = [("confidence", {}), ("confidence", {"match": "dilated"})]
         for planner in planners:
             if planner in ADAPTIVE:
-                values = taus if planner == "threshold" else gammas
+                values = taus if ADAPTIVE[planner] == "tau" else gammas
                 grid += [(planner, {ADAPTIVE[planner]: v, "start_stride": g}) for v in values for g in start_strides]
             elif planner in ("confidence", "margin", "entropy", "random"):
                 grid += [(planner, {"match": "dilated"})]
