@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from unmask.config import DecodeConfig
-from unmask.planners import PLANNERS
+from unmask.planners import PLANNERS, planner_options
 
 STANDARD = {"model", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "stream",
             "stream_options", "n", "user"}
@@ -66,7 +66,8 @@ class ParsedRequest:
 
 
 def planner_option_names() -> set[str]:
-    return {name for cls in PLANNERS.values() for name in cls.options()}
+    """Every option any planner takes (its own and the wrappers')."""
+    return {option for name in PLANNERS for option in planner_options(name)}
 
 
 def parse_request(body: dict[str, Any], chat: bool, defaults: DecodeConfig, tokenizer, model_name: str) -> ParsedRequest:
@@ -160,7 +161,7 @@ def _config(body: dict, defaults: DecodeConfig) -> DecodeConfig:
     planner = fields.get("planner", defaults.planner)
     if planner not in PLANNERS:
         raise ApiError(400, f"unknown planner {planner!r}: choose one of {', '.join(PLANNERS)}", param="planner")
-    accepted = PLANNERS[planner].options()
+    accepted = planner_options(planner)
     options = {k: v for k, v in defaults.planner_options.items() if k in accepted}  # the server's, where they apply
     for name in planner_option_names():
         if name in body:
