@@ -11,9 +11,9 @@ import threading
 import time
 from types import SimpleNamespace
 
-import httpx
 import pytest
 
+httpx = pytest.importorskip("httpx")  # the `serve` extra
 openai = pytest.importorskip("openai")
 uvicorn = pytest.importorskip("uvicorn")
 
