@@ -10,13 +10,14 @@ from unmask.planners.credit import Credit
 from unmask.planners.dilated import Binary, Dilated, binary_groups, dilated_groups
 from unmask.planners.entropy_bound import EntropyBound
 from unmask.planners.klass import KLASS
+from unmask.planners.pc_sampler import PCSampler
 from unmask.planners.spacing import Spaced
 from unmask.planners.threshold import Threshold
 
 PLANNERS: dict[str, type[Planner]] = {
     cls.name: cls
     for cls in (Dilated, Binary, Confidence, Margin, Entropy, Random, LeftToRight, Threshold, EntropyBound, KLASS,
-                Credit)
+                Credit, PCSampler)
 }
 
 WRAPPER_OPTIONS = ("start_stride",)
