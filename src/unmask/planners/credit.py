@@ -21,6 +21,12 @@ Where we differ, on purpose:
 - The fused confidence is a float64 softmax (the official one float32), as for every unmask planner.
 - The official proposal may be [MASK] (such a position is then left masked); unmask never proposes [MASK], so its
   next-best token is proposed instead.
+- dInfer's loop may unroll several calls without looking at the block (`maximum_unroll`), spending calls on a full
+  block; here no call is made for a full block.
+
+Checked against the official decoder on the bundled model (`benchmarks/official_memory_planners.py`, greedy, sudoku
+prompts, tau 0.9 / 0.7 / 0.5, G/B = 32/32, 64/16, 64/32): the same tokens and the same number of calls in 216 of 216
+decodes.
 """
 
 from __future__ import annotations

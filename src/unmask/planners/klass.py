@@ -27,6 +27,11 @@ Where we differ, on purpose:
   block are committed, and every block is complete.
 - With temperature > 0 the official code takes probabilities from the Gumbel-perturbed scores; here they are the
   model's (filtered) probabilities, and only the proposal is sampled.
+
+Checked against the official function on the bundled model (`benchmarks/official_memory_planners.py`, greedy,
+sudoku prompts, tau/kl 0.9/0.01 and 0.6/0.015, history 2): one block (G = B = 32) gives the same tokens and the same
+number of calls in 48 of 48 decodes; with several blocks (G/B = 64/16, 64/32) 85 of 96 give the same tokens and 23
+of 96 the same number of calls, as the first point above explains.
 """
 
 from __future__ import annotations
