@@ -17,7 +17,7 @@ from unmask.config import DecodeConfig
 from unmask.decode import DecodeResult, decode
 from unmask.evaluate.harness import DEFAULT_EVAL_SEED
 from unmask.evaluate.stats import wilson_interval
-from unmask.render import coloured_tokens, legend
+from unmask.render import legend, reveal_colour
 from unmask.tasks import Task, get_task
 
 # (label, planner, options): the reference, DUS, confidence at DUS's number of calls, and the best adaptive planner
@@ -87,16 +87,26 @@ def example_index(runs: list[PlannerRun]) -> int:
 
 def show_example(console: Console, model, task: Task, record: dict, runs: list[PlannerRun], i: int) -> None:
     """Each planner's answer to problem `i`, coloured by reveal call, then right (green) or wrong (red)."""
-    console.print(Text("prompt: ", style="bold") + Text(task.prompt(record, model.tokenizer).rstrip()) +
-                  Text(f"   gold: {task.gold(record)}", style="bold"))
+    prompt = task.prompt(record, model.tokenizer).rstrip().replace("\n", " / ")
+    gold = str(task.gold(record)).replace("\n", " / ")
+    console.print(Text("prompt: ", style="bold") + Text(prompt) + Text(f"   gold: {gold}", style="bold"))
     for run in runs:
         calls = int(run.result.nfe[i])
         line = Text(f"{run.label:<26} {calls:>2} calls  ")
-        line += coloured_tokens(model.tokenizer, run.result.tokens[i].tolist(), run.result.reveal_step[i].tolist(),
-                                model.stop_ids)
+        line += _one_line(model, run.result.tokens[i].tolist(), run.result.reveal_step[i].tolist())
         line += Text("  right" if run.correct[i] else "  WRONG", style="bold green" if run.correct[i] else "bold red")
         console.print(line)
         console.print(Text(" " * 37) + legend(calls))
+
+
+def _one_line(model, tokens: list[int], reveal_step: list[int]) -> Text:
+    """The answer up to its first end token, each token coloured by its reveal call, line breaks shown as ` / `."""
+    text, last = Text(), max(reveal_step, default=1)
+    for token, step in zip(tokens, reveal_step):
+        if token in model.stop_ids:
+            break
+        text.append(model.tokenizer.decode([token]).replace("\n", " / "), style=reveal_colour(step, last))
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
