@@ -107,14 +107,10 @@ def decode(model: Denoiser, prompts, config: DecodeConfig, planner: Planner | No
            on_step: Callable[[StepEvent], None] | None = None) -> DecodeResult:
     """`generate` with a ready DecodeConfig (what the evaluation harness calls)."""
     planner = planner or get_planner(config.planner, **config.planner_options)
-    planner.check(config.num_blocks, config.block_lengths())
     if on_step is not None and not callable(on_step):
         raise ValueError(f"on_step must be a function taking a StepEvent, got {on_step!r}")
-    if config.stop and model.tokenizer is None:
-        raise ValueError("stop strings need the model's tokenizer to read the text: load the model with one")
-    if config.cache != "none" and not model.supports_cache:
-        raise ValueError(f"cache={config.cache!r}: this model's adapter takes no KV cache; use cache='none'")
     rows = encode_prompts(model, prompts)
+    check_request(model, config, planner, rows)
     runner = CachedRunner(model, config.cache) if config.cache != "none" else None
     return _Decoder(model, config, planner, rows, on_step, runner).run()
 
@@ -182,6 +178,22 @@ def _check_vocabulary(rows: list[list[int]], vocab: int | None) -> None:
                              f"tokenizer")
 
 
+def check_request(model: Denoiser, config: DecodeConfig, planner: Planner, prompt_ids: list[list[int]]) -> None:
+    """Raise ValueError, naming the fix, when `config` cannot run these prompts on `model`: a budget the planner
+    cannot spend, stop strings without a tokenizer, a cache the adapter lacks, a prompt too long for the model or
+    holding the mask token. Before any model call; shared by `decode` and the serving engine."""
+    planner.check(config.num_blocks, config.block_lengths())
+    if config.stop and model.tokenizer is None:
+        raise ValueError("stop strings need the model's tokenizer to read the text: load the model with one")
+    if config.cache != "none" and not model.supports_cache:
+        raise ValueError(f"cache={config.cache!r}: this model's adapter takes no KV cache; use cache='none'")
+    longest = max(len(p) for p in prompt_ids)
+    if model.max_length is not None and longest + config.gen_length > model.max_length:
+        raise ValueError(_too_long(longest, config.gen_length, model.max_length, len(prompt_ids)))
+    if any(model.mask_id in p for p in prompt_ids):
+        raise ValueError(f"a prompt contains the mask token id {model.mask_id}: remove it from the prompt")
+
+
 def vocab_size(model: Denoiser) -> int | None:
     """Token ids the model accepts: rows of its input embedding, else `config.vocab_size`, else the tokenizer's
     length; None when none of them is known."""
@@ -217,10 +229,6 @@ class _Decoder:
         self.prompt_lens = [len(p) for p in prompt_ids]
         self.P, self.G, self.K = max(self.prompt_lens), config.gen_length, config.block_length
         total = self.P + self.G
-        if model.max_length is not None and total > model.max_length:
-            raise ValueError(_too_long(self.P, self.G, model.max_length, len(prompt_ids)))
-        if any(model.mask_id in p for p in prompt_ids):
-            raise ValueError(f"a prompt contains the mask token id {model.mask_id}: remove it from the prompt")
         device = model.device
         B = len(prompt_ids)
         # K scratch columns after the sequence take the padding columns of a short last block; never fed to the model

@@ -29,6 +29,7 @@ import torch
 
 from unmask.cache import CachedRunner
 from unmask.config import DecodeConfig
+from unmask.decode import check_request, encode_prompts
 from unmask.models.base import Denoiser
 from unmask.planners import Planner, get_planner
 from unmask.step import answer_text, decode_step, needs_generators, row_generators, row_memories, stop_positions
@@ -208,22 +209,10 @@ class Engine:
     # ---- admission ----------------------------------------------------------------------------------------------
 
     def check(self, prompt_ids: list[int], config: DecodeConfig, planner: Planner | None = None) -> Planner:
-        """Raise ValueError, naming the fix, when the request cannot run; return its planner. No model call."""
+        """Raise ValueError, naming the fix, when the request cannot run (the checks `decode` makes: token ids,
+        planner budget, model length, ...); return its planner. No model call."""
         planner = planner or get_planner(config.planner, **config.planner_options)
-        planner.check(config.num_blocks, config.block_lengths())
-        model = self.model
-        if config.stop and model.tokenizer is None:
-            raise ValueError("stop strings need the model's tokenizer to read the text: load the model with one")
-        if config.cache != "none" and not model.supports_cache:
-            raise ValueError(f"cache={config.cache!r}: this model's adapter takes no KV cache; use cache='none'")
-        total = len(prompt_ids) + config.gen_length
-        if model.max_length is not None and total > model.max_length:
-            raise ValueError(
-                f"prompt ({len(prompt_ids)} tokens) + gen_length ({config.gen_length}) = {total} exceeds the model's "
-                f"maximum of {model.max_length} positions: shorten the prompt or lower gen_length to "
-                f"{model.max_length - len(prompt_ids)}")
-        if model.mask_id in prompt_ids:
-            raise ValueError(f"the prompt contains the mask token id {model.mask_id}: remove it from the prompt")
+        check_request(self.model, config, planner, encode_prompts(self.model, [list(prompt_ids)]))
         return planner
 
     def submit(self, prompt_ids: list[int], config: DecodeConfig, planner: Planner | None = None,
