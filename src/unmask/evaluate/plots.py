@@ -72,7 +72,8 @@ def plot_frontier(results: list[dict], path: str | Path, title: str = "") -> Non
                    linewidths=1.4)
         if key == "mean_nfe":
             ax.set_xscale("log")
-            ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            low, high = min(x for x, _ in points), max(x for x, _ in points)
+            ax.set_xticks([v for v in (m * 10**e for e in range(6) for m in (1, 2, 5)) if low / 2 <= v <= high * 2])
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
