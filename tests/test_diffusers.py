@@ -70,9 +70,10 @@ def test_dilated_spends_exactly_its_schedule_per_block_and_fills_every_mask(bund
     assert not (out.sequences == tokenizer.mask_token_id).any()
 
 
-def test_budget_of_the_confidence_family_comes_from_num_inference_steps(bundled):
+@pytest.mark.parametrize("options", [{}, {"start_stride": 2}])
+def test_budget_of_the_confidence_family_comes_from_num_inference_steps(bundled, options):
     hf, tokenizer, _, calls = bundled
-    pipe = _pipe(hf, tokenizer, "confidence", 16)
+    pipe = _pipe(hf, tokenizer, "confidence", 16, **options)
     ids = torch.tensor([tokenizer("Solve the sudoku:\n1003\n0300\n3210\n4132\nSolution:\n")["input_ids"][-16:]])
     calls["n"] = 0
     pipe(input_ids=ids, gen_length=16, block_length=16, num_inference_steps=4, editing_threshold=None,

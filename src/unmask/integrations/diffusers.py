@@ -20,15 +20,13 @@ pipeline's `threshold` and `minimal_topk`; committed tokens are never edited, so
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 from diffusers import BlockRefinementScheduler
 from diffusers.configuration_utils import register_to_config
 from diffusers.schedulers.scheduling_block_refinement import BlockRefinementSchedulerOutput
 from diffusers.utils import logging
 
-from unmask.planners import Planner, get_planner
+from unmask.planners import PLANNERS, Planner, get_planner
 from unmask.step import decode_step, needs_generators, row_memories
 
 logger = logging.get_logger(__name__)
@@ -64,10 +62,12 @@ class PlannerScheduler(BlockRefinementScheduler):
         block_length = self.config.block_length if block_length is None else block_length
         if block_length <= 0:
             raise ValueError(f"`block_length` must be > 0, got {block_length}.")
-        planner = self.planner
-        if "steps" in planner.options() and planner.steps is None and getattr(planner, "match", None) is None:
+        options = dict(self.config.planner_options or {})  # by name, so that wrappers (start_stride) keep the budget
+        if "steps" in PLANNERS[self.config.planner].options() and options.get("steps") is None and \
+                options.get("match") is None:
             # as diffusers' own pipeline does: a block takes at most one call per position
-            planner = dataclasses.replace(planner, steps=min(num_inference_steps, block_length))
+            options["steps"] = min(num_inference_steps, block_length)
+        planner = get_planner(self.config.planner, **options)
         planner.check(1, [block_length])
         self._block_planner = planner
         self._scheduled_calls = planner.steps_for(block_length, 0, 1) or 0
