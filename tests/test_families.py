@@ -103,6 +103,15 @@ def test_one_layer_cache_is_exact(family, mode, planner, options):
     assert torch.equal(plain.nfe, cached.nfe)
 
 
+@pytest.mark.parametrize("mode", ["prefix", "dual"])
+def test_one_layer_cache_is_exact_from_an_empty_prompt(mode):
+    """With no prompt, Dream's first position predicts itself: the cache must keep that alignment too."""
+    model = one_layer("dream")
+    kwargs = dict(planner="confidence", gen_length=16, block_length=8, eos_early_stop=False)
+    plain = unmask.generate(model, [[]], **kwargs)
+    assert torch.equal(plain.tokens, unmask.generate(model, [[]], cache=mode, **kwargs).tokens)
+
+
 def test_the_shift_matters_under_the_cache():
     """Dream's adapter with its shift ignored by the cache would read the wrong outputs (so the test above can fail)."""
     model = one_layer("dream")

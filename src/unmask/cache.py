@@ -61,10 +61,13 @@ class CachedRunner:
             out[on_device] = logits
         return out
 
-    def _full(self, ids, attention, positions, slots, s, e) -> torch.Tensor:
+    def _predictors(self, s: int, e: int) -> torch.Tensor:
+        """Positions whose outputs predict the block's columns [s, e) (a first position predicts itself)."""
         shift = self.model.logit_shift
-        keep = torch.arange(s - shift, e - shift).clamp(min=0)  # the outputs that predict the block
-        logits, layers = self.model.cached_forward(ids, attention, positions, None, keep=keep)
+        return torch.arange(s - shift, e - shift).clamp(min=0)
+
+    def _full(self, ids, attention, positions, slots, s, e) -> torch.Tensor:
+        logits, layers = self.model.cached_forward(ids, attention, positions, None, keep=self._predictors(s, e))
         if self.keys is None:
             self.keys = [None] * len(layers)
             self.values = [None] * len(layers)
@@ -76,7 +79,8 @@ class CachedRunner:
         return logits
 
     def _cached(self, ids, attention, positions, slots, s, e) -> torch.Tensor:
-        f = max(s - self.model.logit_shift, 0)  # first fed position: its output predicts the block's first column
+        keep = self._predictors(s, e)
+        f = int(keep[0])  # the first fed position: its output predicts the block's first column
         if self.mode == "prefix":
             fed = slice(f, ids.shape[1])
             past = [(k[slots, :, :f], v[slots, :, :f]) for k, v in zip(self.keys, self.values)]
@@ -86,8 +90,8 @@ class CachedRunner:
             past = [(torch.cat([k[slots, :, :f], k[slots, :, e:]], 2), torch.cat([v[slots, :, :f], v[slots, :, e:]], 2))
                     for k, v in zip(self.keys, self.values)]
             mask = None if attention is None else torch.cat([attention[:, :f], attention[:, e:], attention[:, f:e]], 1)
-        logits, _ = self.model.cached_forward(ids[:, fed], mask, positions[:, fed], past, keep=None)
-        return logits[:, : e - s]
+        logits, _ = self.model.cached_forward(ids[:, fed], mask, positions[:, fed], past, keep=keep - f)
+        return logits
 
 
 def _store(bank: torch.Tensor, slots: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
