@@ -41,6 +41,7 @@ class StepEvent:
         revealed: BoolTensor (B, G), positions committed by this call (EOS fill of finished rows included).
         finished: BoolTensor (B,), rows that need no more calls.
         mask_id: the mask token id.
+        remasked: BoolTensor (B, G), committed positions this call returned to the mask (revising planners only).
     """
 
     call: int
@@ -49,6 +50,7 @@ class StepEvent:
     revealed: torch.Tensor
     finished: torch.Tensor
     mask_id: int
+    remasked: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,11 @@ class DecodeResult:
         tokens: LongTensor (B, G), generated tokens only (EOS-filled after an early stop).
         texts: decoded answers, cut at the first end-of-sequence token and at the first stop string.
         nfe: LongTensor (B,), model calls spent on each row.
-        reveal_step: LongTensor (B, G), the row's call (1-based) at which each position was committed.
+        reveal_step: LongTensor (B, G), the row's call (1-based) at which each position was committed (its final
+            commit, when a revising planner re-masked it before).
         seconds: wall time of the whole decode.
         config: the DecodeConfig that produced it.
+        remasks: LongTensor (B, G), how often each position was re-masked (zeros but for revising planners).
     """
 
     tokens: torch.Tensor
@@ -70,6 +74,7 @@ class DecodeResult:
     reveal_step: torch.Tensor
     seconds: float
     config: DecodeConfig
+    remasks: torch.Tensor | None = None
 
     @property
     def calls(self) -> int:
@@ -183,6 +188,15 @@ def check_request(model: Denoiser, config: DecodeConfig, planner: Planner, promp
     cannot spend, stop strings without a tokenizer, a cache the adapter lacks, a prompt too long for the model or
     holding the mask token. Before any model call; shared by `decode` and the serving engine."""
     planner.check(config.num_blocks, config.block_lengths())
+    if planner.verifies and not model.supports_verification:
+        raise ValueError(f"planner {planner.name!r} predicts committed positions with their own token hidden, which "
+                         f"{type(model).__name__} cannot do: use a LLaDA-style model (the bundled model, LLaDA) or "
+                         f"another planner")
+    if planner.revises and config.cache != "none":
+        raise ValueError(f"planner {planner.name!r} re-masks committed tokens, which a KV cache would keep stale: "
+                         f"use cache='none'")
+    if planner.verifies and config.cfg_scale > 0:
+        raise ValueError(f"planner {planner.name!r} does not combine with classifier-free guidance: use cfg_scale=0")
     if config.stop and model.tokenizer is None:
         raise ValueError("stop strings need the model's tokenizer to read the text: load the model with one")
     if config.cache != "none" and not model.supports_cache:
@@ -251,6 +265,7 @@ class _Decoder:
         self.nfe = torch.zeros(B, dtype=torch.long)
         self.finished = torch.zeros(B, dtype=torch.bool)
         self.reveal_step = torch.zeros(B, self.G, dtype=torch.long)
+        self.remasks = torch.zeros(B, self.G, dtype=torch.long)
         self.stop_ids = torch.tensor(model.stop_ids or [-1])
         self.generators = row_generators(config.seed, B) if needs_generators(planner, config.temperature) else None
         self.memory = row_memories(planner, B)  # (B,) the planner's per-row memory
@@ -263,7 +278,8 @@ class _Decoder:
                 self._call()
         tokens = self.tokens
         texts = [self._text(row) for row in tokens.tolist()]
-        return DecodeResult(tokens, texts, self.nfe.clone(), self.reveal_step, time.perf_counter() - began, self.config)
+        return DecodeResult(tokens, texts, self.nfe.clone(), self.reveal_step, time.perf_counter() - began, self.config,
+                            self.remasks)
 
     def _call(self) -> None:
         """One model call for every unfinished row, then commit, with one device-to-host transfer."""
@@ -275,7 +291,7 @@ class _Decoder:
         valid = torch.arange(self.K)[None, :] < block_len[:, None]  # (A, K)
         rows_d, columns_d = active.to(device), columns.to(device)
 
-        logits, bad = self._block_logits(rows_d, block_index, columns_d, step)  # (A, K, V), NaN flag (1,)
+        logits, verify, bad = self._block_logits(rows_d, block_index, columns_d, step)  # (A, K, V) x2, NaN flag (1,)
         self.calls += 1
         self.nfe[active] += 1
         generators = [self.generators[i] for i in active.tolist()] if self.generators else None
@@ -283,32 +299,45 @@ class _Decoder:
                           block_index=block_index, block_len=block_len, scheduled=self.block_steps[block_index],
                           num_blocks=self.config.num_blocks, mask_id=self.model.mask_id,
                           temperature=self.config.temperature, top_k=self.config.top_k, top_p=self.config.top_p,
-                          generators=generators, memory=[self.memory[i] for i in active.tolist()])
+                          generators=generators, memory=[self.memory[i] for i in active.tolist()],
+                          verify_logits=verify)
         self.x[rows_d[:, None], columns_d] = out.block
 
-        packed = torch.cat([out.eligible.long(), out.selected.long(), self.x[rows_d, self.P : self.P + self.G],
-                            bad.long().expand(len(active), 1)], 1).cpu()  # the call's one synchronisation
+        packed = torch.cat([out.eligible.long(), out.selected.long(), out.remasked.long(),
+                            self.x[rows_d, self.P : self.P + self.G], bad.long().expand(len(active), 1)],
+                           1).cpu()  # the call's one synchronisation
         if bool(packed[0, -1]):
             raise FloatingPointError(
                 "the model returned NaN logits: load it in a wider dtype (dtype=torch.float32) or check the weights"
             )
         eligible, selected = packed[:, : self.K].bool(), packed[:, self.K : 2 * self.K].bool()
-        self.tokens[active] = packed[:, 2 * self.K : -1]
-        revealed = torch.zeros(len(self.x), self.G + self.K, dtype=torch.bool)
-        revealed[active[:, None].expand_as(columns)[selected], (columns - self.P)[selected]] = True
-        revealed = revealed[:, : self.G]
+        remasked = packed[:, 2 * self.K : 3 * self.K].bool()
+        self.tokens[active] = packed[:, 3 * self.K : -1]
+        revealed, unrevealed = self._in_region(active, columns, selected), self._in_region(active, columns, remasked)
         self.reveal_step[revealed] = self.nfe[:, None].expand_as(revealed)[revealed]
-        self._advance(active, eligible & ~selected)
+        self.reveal_step[unrevealed] = 0
+        self.remasks += unrevealed.long()
+        self._advance(active, (eligible & ~selected) | remasked)
         self._early_stop(active, revealed)
         if self.on_step is not None:
             self.on_step(StepEvent(self.calls, active, self.tokens.clone(), revealed, self.finished.clone(),
-                                   self.model.mask_id))
+                                   self.model.mask_id, unrevealed))
 
-    def _block_logits(self, active, block_index, columns, step) -> tuple[torch.Tensor, torch.Tensor]:
-        """One model call for the active rows. Returns their current block's logits (A, K, V) and whether any
-        were NaN (a BoolTensor (1,) left on the device, read with the call's one transfer)."""
+    def _in_region(self, active, columns, chosen) -> torch.Tensor:
+        """The block positions `chosen` (A, K) of the active rows as a BoolTensor (B, G) over the generated region."""
+        region = torch.zeros(len(self.x), self.G + self.K, dtype=torch.bool)
+        region[active[:, None].expand_as(columns)[chosen], (columns - self.P)[chosen]] = True
+        return region[:, : self.G]
+
+    def _block_logits(self, active, block_index, columns, step):
+        """One model call for the active rows. Returns their current block's logits (A, K, V), the block predicted
+        with each position's own token hidden (A, K, V) for a verifying planner (else None), and whether any were NaN
+        (a BoolTensor (1,) left on the device, read with the call's one transfer)."""
         ids = self.x[active, : self.attention.shape[1]]
         attention = self.attention[active] if self.padded else None
+        if self.planner.verifies:
+            logits, verify = self.model.verified_block_logits(ids, attention, columns.clamp(max=ids.shape[1] - 1))
+            return logits.float(), verify.float(), torch.isnan(logits).any().view(1)
         slots = active.cpu()
         if self.config.cfg_scale > 0:  # the unconditional rows mask the real prompt tokens; both run in one call
             unconditional = ids.clone()
@@ -326,7 +355,7 @@ class _Decoder:
             cond, uncond = logits.chunk(2)
             logits = uncond + (self.config.cfg_scale + 1) * (cond - uncond)
         bad = torch.isnan(logits).any().view(1)
-        return logits.float(), bad
+        return logits.float(), None, bad
 
     def _forward(self, ids, attention, block_index, columns, step, slots) -> torch.Tensor:
         """Logits of the block columns, (A, K, V): a full forward, or cached calls grouped by block."""

@@ -212,6 +212,9 @@ class Engine:
         """Raise ValueError, naming the fix, when the request cannot run (the checks `decode` makes: token ids,
         planner budget, model length, ...); return its planner. No model call."""
         planner = planner or get_planner(config.planner, **config.planner_options)
+        if planner.revises:
+            raise ValueError(f"planner {planner.name!r} re-masks committed tokens, which the serving engine does not "
+                             f"support yet: use unmask.generate, or choose another planner")
         check_request(self.model, config, planner, encode_prompts(self.model, [list(prompt_ids)]))
         return planner
 

@@ -2,7 +2,7 @@
 scheduler.
 
     logits -> filter (top-k, top-p) -> planner.adjust_logits -> propose -> StepState -> planner.select
-           -> enforce_invariants -> commit
+           -> enforce_invariants -> commit [-> planner.revise -> bound_remasks -> re-mask]
 
 A step sees the current block of A rows (padded to K positions) and the logits of those positions; it returns the
 block after the commit and what was revealed. Which rows take part, where their blocks are and when they finish is
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from unmask import scoring
-from unmask.planners.base import Planner, StepState, enforce_invariants
+from unmask.planners.base import Planner, StepState, bound_remasks, enforce_invariants
 
 
 @dataclass(frozen=True)
@@ -31,19 +31,22 @@ class StepOutput:
         selected: BoolTensor (A, K), positions committed now (a subset of `eligible`).
         eligible: BoolTensor (A, K), positions that were masked and inside the block before the step.
         state: the StepState the planner saw (its `logits` are the filtered ones, its `proposal` the candidates).
+        remasked: BoolTensor (A, K), committed positions a revising planner returned to the mask (all False for
+            the others).
     """
 
     block: torch.Tensor
     selected: torch.Tensor
     eligible: torch.Tensor
     state: StepState
+    remasked: torch.Tensor
 
 
 def decode_step(planner: Planner, logits: torch.Tensor, current: torch.Tensor, valid: torch.Tensor, *,
                 step: torch.Tensor, block_index: torch.Tensor, block_len: torch.Tensor, scheduled: torch.Tensor,
                 num_blocks: int, mask_id: int, temperature: float = 0.0, top_k: int | None = None,
                 top_p: float | None = None, generators: list[torch.Generator] | None = None,
-                memory: list | None = None) -> StepOutput:
+                memory: list | None = None, verify_logits: torch.Tensor | None = None) -> StepOutput:
     """Commit the planner's choice of positions in the current block of each row.
 
     Args:
@@ -57,16 +60,24 @@ def decode_step(planner: Planner, logits: torch.Tensor, current: torch.Tensor, v
         temperature, top_k, top_p: the proposal, see `DecodeConfig`.
         generators: one CPU generator per row when `needs_generators(planner, temperature)`, else None.
         memory: the rows' planner memories (`row_memories`), updated in place by the planner; None for none.
+        verify_logits: FloatTensor (A, K, V), the block positions predicted with their own token hidden (from the
+            same model call), for planners that declare `verifies`.
     Returns:
-        StepOutput with the committed block (A, K) and the selection (A, K).
+        StepOutput with the block after the commit and any re-mask (A, K), the selection and the re-masks (A, K).
     """
     eligible = (current == mask_id) & valid
     logits = planner.adjust_logits(scoring.filter_logits(logits, top_k, top_p), eligible, memory)  # (A, K, V)
     proposal = scoring.propose_unmasked(logits, mask_id, temperature, generators)  # (A, K)
     state = StepState(step=step, block_index=block_index, block_len=block_len, eligible=eligible, logits=logits,
-                      proposal=proposal, num_blocks=num_blocks, generators=generators, memory=memory)
+                      proposal=proposal, num_blocks=num_blocks, generators=generators, memory=memory,
+                      current=current, committed=valid & ~eligible, verify_logits=verify_logits)
     selected = enforce_invariants(planner.select(state) & eligible, state, scheduled, planner.fallback_scores(state))
-    return StepOutput(torch.where(selected, proposal, current), selected, eligible, state)
+    block = torch.where(selected, proposal, current)
+    remasked = torch.zeros_like(selected)
+    if planner.revises:
+        remasked = bound_remasks(planner.revise(state, selected), state, selected)
+        block = block.masked_fill(remasked, mask_id)
+    return StepOutput(block, selected, eligible, state, remasked)
 
 
 def row_memories(planner: Planner, rows: int) -> list:

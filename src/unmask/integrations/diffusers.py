@@ -44,6 +44,9 @@ class PlannerScheduler(BlockRefinementScheduler):
     @register_to_config
     def __init__(self, planner: str = "dilated", block_length: int = 32, planner_options: dict | None = None):
         self.planner = get_planner(planner, **(planner_options or {}))  # a bad name or option fails here
+        if self.planner.revises:
+            raise ValueError(f"planner {planner!r} re-masks committed tokens, which a diffusers scheduler step cannot "
+                             f"express: use it through unmask.generate, or choose another planner")
         self.num_inference_steps = 0
         self.timesteps = torch.zeros(0, dtype=torch.long)
         self._block_planner: Planner | None = None

@@ -50,10 +50,39 @@ class BidirectionalDenoiser(Denoiser):
 
     supports_cache = True
 
+    @property
+    def supports_verification(self) -> bool:
+        return self.logit_shift == 0
+
     def forward(self, ids, attention_mask=None):
         positions = None if attention_mask is None else positions_from_mask(attention_mask)
         logits = self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions).logits
         return shift_right(logits, self.logit_shift)
+
+    def verified_block_logits(self, ids, attention_mask, columns):
+        """K shadow positions appended after the sequence, one per block column: a mask token at that column's
+        position that attends to every real token except the column's own (and to the other shadows); real tokens
+        never attend to shadows, so their logits are those of a plain call. One forward of length L + K with a 4-D
+        boolean attention mask (WINO's construction, Hong et al. 2025). Beyond the first layer the other positions
+        still carry what they saw of the real token, so this approximates a re-run with the column masked; with one
+        layer it equals it."""
+        if self.logit_shift:
+            raise NotImplementedError("verification needs logits aligned to their positions (logit_shift 0)")
+        A, L = ids.shape
+        K = columns.shape[1]
+        keys = torch.ones_like(ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()  # (A, L)
+        own = torch.zeros(A, K, L, dtype=torch.bool, device=ids.device).scatter_(2, columns[:, :, None], True)
+        mask = torch.zeros(A, 1, L + K, L + K, dtype=torch.bool, device=ids.device)
+        mask[:, 0, :, :L] = keys[:, None, :]
+        mask[:, 0, L:, :L] &= ~own
+        mask[:, 0, L:, L:] = True
+        positions = torch.arange(L, device=ids.device).expand(A, L) if attention_mask is None else \
+            positions_from_mask(attention_mask)
+        shadow_ids = torch.full((A, K), self.mask_id, dtype=ids.dtype, device=ids.device)
+        logits = self.model(input_ids=torch.cat([ids, shadow_ids], 1), attention_mask=mask,
+                            position_ids=torch.cat([positions, positions.gather(1, columns)], 1)).logits
+        block = logits[:, :L].gather(1, columns[:, :, None].expand(-1, -1, logits.shape[-1]))
+        return block, logits[:, L:]
 
     def block_logits(self, ids, attention_mask, columns, shared):
         """With shared columns, the output layer runs on the positions that predict them only (`logits_to_keep`)."""

@@ -23,10 +23,12 @@ class Denoiser:
         supports_cache: whether `forward` accepts a KV cache (`cache="prefix"`/`"dual"`).
         logit_shift: 1 when the model's output at position i-1 predicts token i (Dream), else 0; `forward` and
             `block_logits` already return logits aligned to the positions they predict.
+        supports_verification: whether `verified_block_logits` works (the planners that revise commits, WINO, need it).
     """
 
     supports_cache = False
     logit_shift = 0
+    supports_verification = False
 
     def __init__(self, model, tokenizer, mask_id: int, eos_id: int, pad_id: int | None = None,
                  stop_ids: tuple[int, ...] = (), max_length: int | None = None):
@@ -76,6 +78,18 @@ class Denoiser:
         """
         full = self(ids, attention_mask)  # (A, L, V)
         return full.gather(1, columns[:, :, None].expand(-1, -1, full.shape[-1]))
+
+    def verified_block_logits(self, ids: torch.Tensor, attention_mask: torch.Tensor | None,
+                              columns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`block_logits` plus, in the same model call, each block column predicted with its own token hidden (WINO's
+        verification: how much the rest of the sequence supports what was committed there).
+
+        Args:
+            ids: LongTensor (A, L); attention_mask: LongTensor (A, L) or None; columns: LongTensor (A, K) of positions < L.
+        Returns:
+            (block, hidden_self): FloatTensors (A, K, V).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot predict a position with its own token hidden")
 
 
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:

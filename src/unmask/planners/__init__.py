@@ -13,11 +13,12 @@ from unmask.planners.klass import KLASS
 from unmask.planners.pc_sampler import PCSampler
 from unmask.planners.spacing import Spaced
 from unmask.planners.threshold import Threshold
+from unmask.planners.wino import WINO
 
 PLANNERS: dict[str, type[Planner]] = {
     cls.name: cls
     for cls in (Dilated, Binary, Confidence, Margin, Entropy, Random, LeftToRight, Threshold, EntropyBound, KLASS,
-                Credit, PCSampler)
+                Credit, PCSampler, WINO)
 }
 
 WRAPPER_OPTIONS = ("start_stride",)

@@ -5,6 +5,9 @@ current block of every active row; the decode loop owns everything else and enfo
 inside the eligible set, at least one reveal per call, the block complete when its scheduled calls end).
 A planner that needs to remember earlier calls (KLASS, Credit) says so with `new_memory`: the loop keeps the object it
 returns for each row, hands it back in `StepState.memory`, and replaces it on a new block when `memory_per_block`.
+A planner that revises (WINO) says so with `revises` and returns, from `revise`, committed positions to re-mask; with
+`verifies` it also sees each committed position predicted with its own token hidden (`StepState.verify_logits`).
+The loop bounds revision (`bound_remasks`): a block that starts with n masked positions takes at most n calls.
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ class StepState:
         generators: one torch.Generator per row (for random planners), or None when no seed stream is needed.
         memory: one object per row, made by the planner's `new_memory` and kept by the loop (None for planners without
             memory); the planner reads and updates it in place.
+        current: LongTensor (A, K), the block's tokens before this call's commit (`mask_id` where masked).
+        committed: BoolTensor (A, K), generated positions of the block committed by earlier calls: the only ones a
+            revising planner may re-mask (None where the caller does not say).
+        verify_logits: FloatTensor (A, K, V), each block position's logits with its own token hidden, from the same
+            model call; set only for planners that declare `verifies`.
     """
 
     step: torch.Tensor
@@ -48,6 +56,9 @@ class StepState:
     num_blocks: int = 1
     generators: list[torch.Generator] | None = None
     memory: list[Any] | None = None
+    current: torch.Tensor | None = None
+    committed: torch.Tensor | None = None
+    verify_logits: torch.Tensor | None = None
 
     @cached_property
     def probs(self) -> torch.Tensor:
@@ -65,6 +76,16 @@ class StepState:
         return scoring.entropy_bits(self.probs)
 
     @cached_property
+    def verify_confidence(self) -> torch.Tensor:
+        """Probability of each position's current token when that position is hidden, (A, K) float64 (from
+        `verify_logits`; meaningful on committed positions)."""
+        if self.verify_logits is None:
+            raise ValueError("verify_confidence needs verify_logits: the planner must declare verifies = True")
+        if self.current is None:
+            raise ValueError("verify_confidence needs the block's current tokens (StepState.current)")
+        return scoring.confidence(scoring.probabilities(self.verify_logits), self.current)
+
+    @cached_property
     def masked_left(self) -> torch.Tensor:
         """Masked positions left in each row's block, LongTensor (A,)."""
         return self.eligible.sum(-1)
@@ -80,6 +101,8 @@ class Planner:
         needs_rng: True when `select` draws random numbers (`state.generators` is then set, one stream per row).
         memory_per_block: True when the loop replaces a row's memory with a fresh `new_memory()` on each new block
             (else it lasts the row's whole decode).
+        revises: True when the planner may re-mask committed positions (`revise`); such planners are adaptive.
+        verifies: True when the planner needs `StepState.verify_logits` (the model then runs a verification call).
     """
 
     name: ClassVar[str] = ""
@@ -87,6 +110,8 @@ class Planner:
     source: ClassVar[str] = ""
     needs_rng: ClassVar[bool] = False
     memory_per_block: ClassVar[bool] = False
+    revises: ClassVar[bool] = False
+    verifies: ClassVar[bool] = False
 
     def new_memory(self) -> Any:
         """A fresh memory for one row (None: the planner remembers nothing between calls). The loop keeps it for the
@@ -111,6 +136,11 @@ class Planner:
     def select(self, state: StepState) -> torch.Tensor:
         """Positions to commit now: BoolTensor (A, K), a subset of `state.eligible`."""
         raise NotImplementedError
+
+    def revise(self, state: StepState, selected: torch.Tensor) -> torch.Tensor:
+        """Committed positions to re-mask after this call's commit (only called when `revises`): BoolTensor (A, K), a
+        subset of `state.committed`; the loop trims it with `bound_remasks`. `selected` is the call's final commit."""
+        return torch.zeros_like(selected)
 
     def fallback_scores(self, state: StepState) -> torch.Tensor:
         """Ranks the one reveal the loop forces when `select` chose nothing: FloatTensor (A, K), higher first.
@@ -169,6 +199,28 @@ def enforce_invariants(selected: torch.Tensor, state: StepState, scheduled: torc
     selected = selected | (best_position(fallback, eligible) & empty[:, None])
     last = ((scheduled > 0) & (state.step + 1 >= scheduled)).to(selected.device)
     return torch.where(last[:, None], eligible, selected)
+
+
+def bound_remasks(remask: torch.Tensor, state: StepState, selected: torch.Tensor) -> torch.Tensor:
+    """What the loop guarantees a revising planner: only positions committed by earlier calls of the block are
+    re-masked (never the prompt, never this call's commits), and after a block's t-th call at least t of its
+    positions stay committed, so a block that starts with n masked positions takes at most n calls. Re-masks over
+    that allowance are dropped, the least supported kept first (lowest `verify_confidence` when the planner verifies,
+    else the leftmost).
+
+    Args:
+        remask: BoolTensor (A, K), the planner's choice; selected: BoolTensor (A, K), this call's commit.
+    Returns:
+        BoolTensor (A, K).
+    """
+    remask = remask & state.committed
+    kept = (state.committed | selected).sum(-1)  # (A,) committed after this call, before any re-mask
+    allowed = (kept - (state.step.to(kept.device) + 1)).clamp(min=0)
+    if state.verify_logits is not None:
+        rank = -state.verify_confidence
+    else:
+        rank = -torch.arange(remask.shape[1], device=remask.device, dtype=torch.float64).expand(remask.shape)
+    return top_k_mask(rank, remask, allowed)
 
 
 def split_evenly(total: int, parts: int) -> list[int]:
