@@ -172,8 +172,22 @@ def test_digits_generation_is_fresh_across_seeds():
     assert not {i["context"] for i in first} & {i["context"] for i in second}
 
 
-def test_digits_scores_the_last_number_of_the_first_line_exactly():
+def test_digits_fixed_width_layout_pads_operands_and_results():
     task = get_task("digits")
+    item = {"context": "347+589-212=", "completion": "936,724"}
+    assert task.prompt(item) == "0347+0589-0212="
+    assert task.target(item) == "00936,00724"
+    assert task.prompt({"context": "5927*8+13=", "completion": "47416,47429"}) == "5927*8+0013="  # the digit stays
+    assert task.gold(item) == "724"
+    assert task.score(item, "00936,00724") and task.score(item, "936,724")
+    assert not task.score(item, "00936,00725") and not task.score(item, "00936,0072 4")
+    assert get_task("digits1").gen_length == 8 and task.gen_length == 16
+    longest = max(len(task.target(i)) for i in task.generate(500, seed=1))
+    assert longest + 1 <= task.gen_length  # the answer and its EOS fit
+
+
+def test_digits_scores_the_last_number_of_the_first_line_exactly():
+    task = get_task("digits", width=0)
     item = {"context": "347+589-212=", "completion": "936,724"}
     assert task.prompt(item) == "347+589-212="
     assert task.gold(item) == "724"

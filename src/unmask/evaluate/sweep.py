@@ -23,7 +23,7 @@ from unmask.evaluate.harness import evaluate
 from unmask.evaluate.plots import family
 from unmask.evaluate.records import append_records, read_records
 
-ADAPTIVE = {"threshold": "tau", "entropy_bound": "gamma", "klass": "tau", "credit": "tau"}
+ADAPTIVE = {"threshold": "tau", "entropy_bound": "gamma", "klass": "tau", "credit": "tau", "wino": "tau"}
 """Adaptive planners and the option the sweep varies (over --taus or --gammas), each with every spacing stride."""
 
 
@@ -39,7 +39,7 @@ def sweep_configs(planners: list[str], block_lengths: list[int], base: DecodeCon
             if planner in ADAPTIVE:
                 values = taus if ADAPTIVE[planner] == "tau" else gammas
                 grid += [(planner, {ADAPTIVE[planner]: v, "start_stride": g}) for v in values for g in start_strides]
-            elif planner in ("confidence", "margin", "entropy", "random"):
+            elif planner in ("confidence", "margin", "entropy", "random", "pc_sampler"):
                 grid += [(planner, {"match": "dilated"})]
             else:
                 grid += [(planner, {})]

@@ -85,8 +85,19 @@ class Spaced(Planner):
     def memory_per_block(self) -> bool:
         return self.inner.memory_per_block
 
+    @property
+    def revises(self) -> bool:
+        return self.inner.revises
+
+    @property
+    def verifies(self) -> bool:
+        return self.inner.verifies
+
     def new_memory(self):
         return self.inner.new_memory()
+
+    def revise(self, state: StepState, selected: torch.Tensor) -> torch.Tensor:
+        return self.inner.revise(state, selected)
 
     def adjust_logits(self, logits: torch.Tensor, eligible: torch.Tensor, memory: list | None) -> torch.Tensor:
         return self.inner.adjust_logits(logits, eligible, memory)

@@ -18,7 +18,7 @@ _TASKS = {
     "countdown3": lambda **options: Countdown(**{"name": "countdown3", "max_operands": 3, **options}),
     "sudoku": Sudoku,
     "digits": Digits,
-    "digits1": lambda **options: Digits(**{"name": "digits1", "max_ops": 1, **options}),
+    "digits1": lambda **options: Digits(**{"name": "digits1", "max_ops": 1, "gen_length": 8, **options}),
     "gsm8k": GSM8K,
     "math500": MATH500,
     "humaneval": HumanEval,

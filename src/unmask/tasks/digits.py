@@ -5,8 +5,14 @@ Records use the field names of EleutherAI's arithmetic benchmark (GPT-3's `arith
 3-4 digit operands, `+`, `-` (never below zero) and `*` by one digit (2-9), e.g. `347+589=`, `4731-2958=`,
 `5927*8=`. A chain of two operations, evaluated left to right, writes each running result, separated by commas:
 `347+589-212=` -> `936,724`; `*` only comes first in a chain, so left to right agrees with the usual precedence.
-A completion is correct when the last number on its first line is the gold final result, written exactly (no
-leading zeros, no separators).
+
+The prompt and the answer are laid out at a fixed width (`width`, default 4): operands of `+` and `-` zero-padded
+to `width` digits, each result to `width + 1`, so `347+589-212=` is shown as `0347+0589-0212=` and answered
+`00936,00724`, and `5927*8=` as `5927*8=` -> `47416`. Every answer digit then sits at the same distance from the
+operand digits it depends on, whatever the numbers' lengths: measured on the bundled model (model card), 600 steps
+on fixed-width 3-digit addition reached 92% token by token where the same steps on the unpadded layout stayed at
+chance. `width=0` gives the unpadded layout. A completion is correct when the last number on its first line equals
+the gold final result (leading zeros allowed only in the fixed-width layout).
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ def _operand(rng: random.Random) -> int:
 @dataclass(frozen=True)
 class Digits(Task):
     name: str = "digits"
-    gen_length: int = 32
+    gen_length: int = 16
     fields: ClassVar[tuple[str, ...]] = ("context", "completion")
     min_ops: int = 1
     max_ops: int = 2
+    width: int = 4
 
     def sample(self, rng: random.Random) -> dict:
         value = _operand(rng)
@@ -57,16 +64,25 @@ class Digits(Task):
                 return op, b
 
     def prompt(self, item: dict, tokenizer=None) -> str:
-        return item["context"]
+        if not self.width:
+            return item["context"]
+        parts = re.split(r"([+\-*])", item["context"].strip().rstrip("="))  # operands and operators, alternating
+        padded = [part if part in "+-*" or (i > 0 and parts[i - 1] == "*") else part.zfill(self.width)
+                  for i, part in enumerate(parts)]
+        return "".join(padded) + "="
 
     def target(self, item: dict) -> str:
-        return item["completion"].strip()
+        results = item["completion"].strip().split(",")
+        return ",".join(r.zfill(self.width + 1) for r in results) if self.width else ",".join(results)
 
     def extract(self, completion: str):
-        """The last comma-separated field of the first line, when it is a plain number; else None."""
+        """The last comma-separated field of the first line, when it is a plain number; else None. The fixed-width
+        layout's leading zeros are dropped."""
         lines = completion.strip().splitlines()
         last = lines[0].rsplit(",", 1)[-1].strip() if lines else ""
-        return last if _NUMBER.match(last) else None
+        if not _NUMBER.match(last):
+            return None
+        return str(int(last)) if self.width else last
 
     def score(self, item: dict, completion: str) -> bool:
         answer = self.extract(completion)
