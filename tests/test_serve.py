@@ -25,6 +25,7 @@ from unmask.serve import create_app  # noqa: E402
 NAME = "mdlm-5m"
 DEFAULTS = DecodeConfig(planner="dilated", gen_length=32, block_length=16)
 COUNTDOWN = "Use 15,44,79 to make 50.\nEquations:\n"
+SUDOKU = "Solve the sudoku:\n1030\n0200\n3010\n0003\nSolution:\n"
 ARITH = "Question: Tom has 9 apples. Tom buys 3 more. How many apples does Tom have now?\nAnswer:\n"
 
 
@@ -93,6 +94,18 @@ def test_streamed_completion_concatenates_to_the_answer(server, model):
     assert "".join(c.choices[0].text for c in chunks if c.choices) == text
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] in ("stop", "length")
     assert chunks[-1].usage.model_extra["nfe"] == nfe
+
+
+def test_revising_planner_serves_whole_answers_and_refuses_streams(server, model):
+    response = server.client.completions.create(model=NAME, prompt=SUDOKU, max_tokens=32,
+                                                extra_body={"planner": "wino", "block_length": 16})
+    result = unmask.decode(model, SUDOKU, DecodeConfig(**{**DEFAULTS.to_dict(), "planner": "wino", "gen_length": 32,
+                                                          "block_length": 16}))
+    assert response.choices[0].text == result.texts[0]
+    assert response.usage.model_extra["nfe"] == int(result.nfe[0])
+    with pytest.raises(openai.BadRequestError, match="stream=false"):
+        list(server.client.completions.create(model=NAME, prompt=SUDOKU, max_tokens=32, stream=True,
+                                              extra_body={"planner": "wino"}))
 
 
 def test_chat_uses_the_simple_template(server, model):

@@ -13,7 +13,7 @@ import torch
 
 import unmask
 from unmask.config import DecodeConfig
-from unmask.engine import Engine
+from unmask.engine import Engine, EngineLimits
 from unmask.planners.base import bound_remasks
 from unmask.planners.threshold import Threshold
 from unmask.step import decode_step
@@ -194,10 +194,30 @@ def test_wino_refuses_what_it_cannot_do_before_any_model_call(bundled):
         unmask.generate(bundled, ["1+1="], planner="wino", gen_length=8, block_length=8, cache="prefix")
     with pytest.raises(ValueError, match="cfg_scale=0"):
         unmask.generate(bundled, ["1+1="], planner="wino", gen_length=8, block_length=8, cfg_scale=1.0)
-    with pytest.raises(ValueError, match="serving engine"):
-        Engine(bundled).check([5, 6], DecodeConfig(planner="wino", gen_length=8, block_length=8))
     with pytest.raises(ValueError, match="tau_back"):
         unmask.get_planner("wino", tau_back=1.5)
+
+
+def test_engine_rows_with_wino_equal_generate_alone(bundled, sudoku):
+    """Revising rows share calls with other planners' rows in the serving engine and still decode as alone."""
+    _, _, prompts = sudoku
+    engine = Engine(bundled, EngineLimits(max_rows=4))
+    configs = [DecodeConfig(planner="wino", gen_length=32, block_length=16, eos_early_stop=False),
+               DecodeConfig(planner="threshold", gen_length=32, block_length=16),
+               DecodeConfig(planner="wino", planner_options={"tau": 0.7}, gen_length=32, block_length=32)]
+    requests = [(prompts[i], configs[i % len(configs)]) for i in range(len(prompts))]
+    ids = [bundled.tokenizer(p, add_special_tokens=False)["input_ids"] for p, _ in requests]
+    handles = [engine.submit(i, config) for i, (_, config) in zip(ids, requests)]
+    while engine.step():
+        pass
+    remasks = 0
+    for (prompt, config), handle in zip(requests, handles):
+        alone = unmask.decode(bundled, [prompt], config)
+        completion = handle.result(0)
+        assert torch.equal(completion.tokens, alone.tokens[0]) and completion.nfe == int(alone.nfe[0]), config
+        assert torch.equal(completion.reveal_step, alone.reveal_step[0])
+        remasks += int(alone.remasks.sum())
+    assert remasks > 0
 
 
 def test_diffusers_scheduler_refuses_revision():

@@ -91,12 +91,14 @@ class RowEvent:
         tokens: LongTensor (G,), the generated region (`mask_id` where still masked; EOS-filled after an early stop).
         revealed: LongTensor (n,), positions of the generated region committed by this call (EOS fill included).
         finished: True on the request's last event (then `Handle.result()` returns or raises at once).
+        remasked: LongTensor (m,), positions this call returned to the mask (revising planners only).
     """
 
     nfe: int
     tokens: torch.Tensor
     revealed: torch.Tensor
     finished: bool
+    remasked: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -212,9 +214,6 @@ class Engine:
         """Raise ValueError, naming the fix, when the request cannot run (the checks `decode` makes: token ids,
         planner budget, model length, ...); return its planner. No model call."""
         planner = planner or get_planner(config.planner, **config.planner_options)
-        if planner.revises:
-            raise ValueError(f"planner {planner.name!r} re-masks committed tokens, which the serving engine does not "
-                             f"support yet: use unmask.generate, or choose another planner")
         check_request(self.model, config, planner, encode_prompts(self.model, [list(prompt_ids)]))
         return planner
 
@@ -307,7 +306,7 @@ class Engine:
         began = time.perf_counter()
         with torch.inference_mode():
             try:
-                logits = self._logits(rows)  # (A, Kmax, V)
+                logits, verify = self._logits(rows)  # (A, Kmax, V) each; verify None when no row verifies
             except Exception as error:  # noqa: BLE001 (any model failure fails this call's requests only)
                 failure = RequestFailed(500, f"the model call failed ({type(error).__name__}: {error}); the server "
                                              f"goes on with other requests")
@@ -322,7 +321,9 @@ class Engine:
                     self._leave(row, error=RequestFailed(
                         500, "the model returned NaN logits: load it in a wider dtype (--dtype float32) or check "
                              "the weights"))
-            self._commit([r for r, b in zip(rows, bad.tolist()) if not b], logits[~bad.to(logits.device)].float())
+            good = ~bad.to(logits.device)
+            self._commit([r for r, b in zip(rows, bad.tolist()) if not b], logits[good].float(),
+                         None if verify is None else verify[good].float())
         if self.on_call is not None:
             self.on_call(len(rows), time.perf_counter() - began)
         return True
@@ -360,30 +361,35 @@ class Engine:
                                       f"{row.deadline - row.submitted:.0f} s")
         return None
 
-    def _logits(self, rows: list[_Row]) -> torch.Tensor:
-        """The current block's logits of each row, FloatTensor (A, Kmax, V) (classifier-free guidance applied)."""
+    def _logits(self, rows: list[_Row]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The current block's logits of each row, FloatTensor (A, Kmax, V) (classifier-free guidance applied), and
+        for rows whose planner verifies, the block predicted with each position's own token hidden (A, Kmax, V;
+        None when no row verifies; other rows' entries are unset)."""
         width = max(r.config.block_length for r in rows)
         plain = [i for i, r in enumerate(rows) if r.config.cache == "none"]
         cached = [i for i, r in enumerate(rows) if r.config.cache != "none"]
-        parts = []
-        for bucket in length_buckets([len(rows[i].ids) for i in plain], self._call_overhead):
-            members = [plain[j] for j in bucket]
-            parts.append((members, self._plain_logits([rows[i] for i in members], width)))
+        parts, checked = [], []
+        for verifying in (False, True):  # verification makes the forward K tokens longer: only for rows that use it
+            group = [i for i in plain if rows[i].planner.verifies == verifying]
+            for bucket in length_buckets([len(rows[i].ids) for i in group], self._call_overhead):
+                members = [group[j] for j in bucket]
+                if verifying:
+                    logits, hidden_self = self._plain_logits([rows[i] for i in members], width, verify=True)
+                    parts.append((members, logits))
+                    checked.append((members, hidden_self))
+                else:
+                    parts.append((members, self._plain_logits([rows[i] for i in members], width)))
         groups: dict[tuple, list[int]] = {}
         for i in cached:  # rows that share a cache mode and a layout run one cached forward, unpadded
             r = rows[i]
             groups.setdefault((r.config.cache, len(r.ids), r.block_span(), r.config.cfg_scale > 0), []).append(i)
         for members in groups.values():
             parts.append((members, self._cached_logits([rows[i] for i in members], width)))
-        out = None
-        for members, logits in parts:
-            if out is None:
-                out = logits.new_empty(len(rows), width, logits.shape[-1])
-            out[torch.tensor(members, device=out.device)] = logits
-        return out
+        return _gather(parts, len(rows), width), _gather(checked, len(rows), width) if checked else None
 
-    def _plain_logits(self, rows: list[_Row], width: int) -> torch.Tensor:
-        """One forward over the rows left-padded to the longest: (n, width, V)."""
+    def _plain_logits(self, rows: list[_Row], width: int, verify: bool = False):
+        """One forward over the rows left-padded to the longest: (n, width, V); with `verify`, also each block
+        position predicted with its own token hidden (n, width, V), in the same call."""
         model, device = self.model, self.model.device
         length = max(len(r.ids) for r in rows)
         ids = torch.full((len(rows), length), model.pad_id, dtype=torch.long)
@@ -403,6 +409,9 @@ class Engine:
             unconditional = ids[guided].masked_fill(prompt[guided], model.mask_id)
             ids, attention = torch.cat([ids, unconditional]), torch.cat([attention, attention[guided]])
             columns = torch.cat([columns, columns[guided]])
+        if verify:  # verifying planners take no CFG (check_request), so there are no unconditional copies
+            return model.verified_block_logits(ids.to(device), attention.to(device) if padded else None,
+                                               columns.to(device))
         shared = bool((columns == columns[0]).all())
         logits = model.block_logits(ids.to(device), attention.to(device) if padded else None, columns.to(device),
                                     shared)  # (n + g, width, V)
@@ -426,7 +435,7 @@ class Engine:
                                                      step, width)
         return _guide(logits, rows, guided)
 
-    def _commit(self, rows: list[_Row], logits: torch.Tensor) -> None:
+    def _commit(self, rows: list[_Row], logits: torch.Tensor, verify: torch.Tensor | None) -> None:
         """One decode step per group of rows sharing a planner, sampling options and block layout, then each row moves
         on. A group's block width is its own block_length, as when decoded alone (random draws depend on it)."""
         groups: dict[tuple, list[int]] = {}
@@ -450,23 +459,27 @@ class Engine:
                                       for n, r in zip(block_len.tolist(), group)])
             generators = [r.generators[0] for r in group] if group[0].generators else None
             device = logits.device
-            out = decode_step(planner, logits[torch.tensor(members, device=device), :width], current.to(device),
+            index = torch.tensor(members, device=device)
+            out = decode_step(planner, logits[index, :width], current.to(device),
                               (positions[None, :] < block_len[:, None]).to(device),
                               step=torch.tensor([r.step for r in group]), block_index=block_index,
                               block_len=block_len, scheduled=scheduled, num_blocks=config.num_blocks,
                               mask_id=self.model.mask_id, temperature=config.temperature, top_k=config.top_k,
-                              top_p=config.top_p, generators=generators, memory=[r.memory for r in group])
-            block, selected = out.block.cpu(), out.selected.cpu()
+                              top_p=config.top_p, generators=generators, memory=[r.memory for r in group],
+                              verify_logits=verify[index, :width] if planner.verifies else None)
+            block, selected, remasked = out.block.cpu(), out.selected.cpu(), out.remasked.cpu()
             for j, r in enumerate(group):
-                self._advance(r, block[j], selected[j])
+                self._advance(r, block[j], selected[j], remasked[j])
 
-    def _advance(self, row: _Row, block: torch.Tensor, selected: torch.Tensor) -> None:
+    def _advance(self, row: _Row, block: torch.Tensor, selected: torch.Tensor, remasked: torch.Tensor) -> None:
         """Write the step into the row, move it to its next block, end it early or at its last block; notify."""
         config, mask_id, G = row.config, self.model.mask_id, row.config.gen_length
         start, end = row.block_span()
         row.ids[start:end] = block[: end - start]
         revealed = selected[: end - start].nonzero().squeeze(-1) + (start - row.prompt_len)  # (n,)
+        unrevealed = remasked[: end - start].nonzero().squeeze(-1) + (start - row.prompt_len)  # (m,)
         row.reveal_step[revealed] = row.nfe
+        row.reveal_step[unrevealed] = 0
         if bool((row.ids[start:end] == mask_id).any()):
             row.step += 1
         else:
@@ -484,7 +497,7 @@ class Engine:
                 row.reveal_step[fill] = row.nfe
                 revealed = torch.cat([revealed, fill.nonzero().squeeze(-1)])
                 stopped = True
-        event = RowEvent(row.nfe, gen.clone(), revealed, stopped or row.block >= config.num_blocks)
+        event = RowEvent(row.nfe, gen.clone(), revealed, stopped or row.block >= config.num_blocks, unrevealed)
         if event.finished:
             self._leave(row, last=event)
         else:
@@ -551,6 +564,16 @@ def length_buckets(lengths: list[int], overhead: int) -> list[list[int]]:
         buckets.append(order[cut[i]:i])
         i = cut[i]
     return buckets[::-1]
+
+
+def _gather(parts: list[tuple[list[int], torch.Tensor]], rows: int, width: int) -> torch.Tensor:
+    """Per-group logits (members, (n, width, V)) placed at their rows of one (rows, width, V) tensor."""
+    out = None
+    for members, logits in parts:
+        if out is None:
+            out = logits.new_empty(rows, width, logits.shape[-1])
+        out[torch.tensor(members, device=out.device)] = logits
+    return out
 
 
 def _guide(logits: torch.Tensor, rows: list[_Row], guided: list[int]) -> torch.Tensor:

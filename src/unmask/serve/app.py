@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from unmask.config import DecodeConfig
 from unmask.engine import Engine, EngineBusy, EngineLimits, Handle, RequestFailed, RowEvent
 from unmask.models.base import Denoiser
+from unmask.planners import PLANNERS
 from unmask.serve.metrics import Metrics
 from unmask.serve.protocol import (
     ApiError,
@@ -95,6 +96,10 @@ def create_app(model: Denoiser, model_name: str, defaults: DecodeConfig, limits:
         try:
             body = await _read_json(request, max_body_bytes)
             parsed = parse_request(body, chat, defaults, model.tokenizer, model_name)
+            if parsed.stream and getattr(PLANNERS.get(parsed.config.planner), "revises", False):
+                raise ApiError(400, f"planner {parsed.config.planner!r} re-masks committed tokens, so streamed text "
+                                    f"could be taken back: send stream=false, or choose another planner",
+                               param="stream")
             handle, events = _submit(engine, parsed)
         except ApiError as error:
             metrics.requests.labels(endpoint, str(error.status)).inc()
