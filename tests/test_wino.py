@@ -240,3 +240,25 @@ def test_equals_the_official_decoder_on_the_bundled_model(bundled):
         same_tokens += out.tokens[0].tolist() == d["tokens"]
         same_calls += int(out.nfe[0]) == d["calls"]
     assert same_tokens == same_calls == len(decodes)
+
+
+def test_verified_eb_drafts_the_eb_set_and_verifies_like_wino():
+    probs = [spread(0.99), spread(0.98), spread(0.6), spread(0.5), spread(0.9)]
+    committed = [False, False, False, False, True]
+    _, state, _ = wino_state(probs, [0, 0, 0, 0, 0.3], committed)
+    planner = unmask.get_planner("verified_eb", gamma=0.5)
+    state = dataclasses.replace(state, memory=[planner.new_memory()])
+    selected = planner.select(state)
+    assert torch.equal(selected, unmask.get_planner("entropy_bound", gamma=0.5).select(state))
+    assert chosen(selected) == [[0, 1, 2]]  # cumsum - cummax of the sorted entropies stays within 0.5 bits
+    assert chosen(planner.revise(state, selected)) == [[4]]  # 0.3 < tau_back 0.9 after a 3-position call
+    assert "gamma" in planner.options() and "tau" not in planner.options()
+
+
+def test_verified_eb_through_generate_keeps_the_bound(bundled, sudoku):
+    task, records, prompts = sudoku
+    out = unmask.generate(bundled, prompts, planner="verified_eb", gamma=1.0, gen_length=32, block_length=16)
+    assert (out.tokens != bundled.mask_id).all() and (out.nfe <= 32).all()
+    eb = unmask.generate(bundled, prompts, planner="entropy_bound", gamma=1.0, gen_length=32, block_length=16)
+    same = out.remasks.sum(-1) == 0  # rows never revised decode exactly as EB
+    assert same.any() and torch.equal(out.tokens[same], eb.tokens[same])

@@ -23,7 +23,8 @@ from unmask.evaluate.harness import evaluate
 from unmask.evaluate.plots import family
 from unmask.evaluate.records import append_records, read_records
 
-ADAPTIVE = {"threshold": "tau", "entropy_bound": "gamma", "klass": "tau", "credit": "tau", "wino": "tau"}
+ADAPTIVE = {"threshold": "tau", "entropy_bound": "gamma", "klass": "tau", "credit": "tau", "wino": "tau",
+            "verified_eb": "gamma"}
 """Adaptive planners and the option the sweep varies (over --taus or --gammas), each with every spacing stride."""
 
 

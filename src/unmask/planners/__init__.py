@@ -13,12 +13,13 @@ from unmask.planners.klass import KLASS
 from unmask.planners.pc_sampler import PCSampler
 from unmask.planners.spacing import Spaced
 from unmask.planners.threshold import Threshold
+from unmask.planners.verified_eb import VerifiedEB
 from unmask.planners.wino import WINO
 
 PLANNERS: dict[str, type[Planner]] = {
     cls.name: cls
     for cls in (Dilated, Binary, Confidence, Margin, Entropy, Random, LeftToRight, Threshold, EntropyBound, KLASS,
-                Credit, PCSampler, WINO)
+                Credit, PCSampler, WINO, VerifiedEB)
 }
 
 WRAPPER_OPTIONS = ("start_stride",)

@@ -82,12 +82,26 @@ class WINO(Planner):
         return torch.where(too_many[:, None], capped, over) | best_position(conf, state.eligible)
 
     def revise(self, state: StepState, selected: torch.Tensor) -> torch.Tensor:
-        support = state.verify_confidence  # (A, K) float64
-        doubted = state.committed & (support < self.tau_back)
-        accepted = selected.sum(-1)  # (A,)
-        previous = torch.tensor([m.previous for m in state.memory], device=selected.device)
-        for memory, count in zip(state.memory, accepted.tolist()):
-            memory.previous = count
-        narrowed = top_k_mask(-support, doubted, (previous - 1).clamp(min=0))
-        remask = torch.where((doubted.sum(-1) >= previous)[:, None], narrowed, doubted)
-        return remask & (accepted > 1)[:, None]
+        return narrow_out(state, selected, self.tau_back)
+
+
+def narrow_out(state: StepState, selected: torch.Tensor, tau_back: float) -> torch.Tensor:
+    """WINO's re-mask rule: earlier commits whose probability with their own position hidden is < `tau_back`, after a
+    call that committed more than one position; when as many qualify as the previous call committed, only the
+    `previous - 1` least supported. Updates each row's `AcceptCount`.
+
+    Args:
+        state: the call's StepState (with `verify_logits`, `committed` and `AcceptCount` memories).
+        selected: BoolTensor (A, K), this call's commit.
+    Returns:
+        BoolTensor (A, K), positions to re-mask.
+    """
+    support = state.verify_confidence  # (A, K) float64
+    doubted = state.committed & (support < tau_back)
+    accepted = selected.sum(-1)  # (A,)
+    previous = torch.tensor([m.previous for m in state.memory], device=selected.device)
+    for memory, count in zip(state.memory, accepted.tolist()):
+        memory.previous = count
+    narrowed = top_k_mask(-support, doubted, (previous - 1).clamp(min=0))
+    remask = torch.where((doubted.sum(-1) >= previous)[:, None], narrowed, doubted)
+    return remask & (accepted > 1)[:, None]
