@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -88,3 +90,12 @@ def save(name: str, payload: dict, out: str | None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**payload, "environment": environment()}, indent=2))
     return path
+
+
+def load_module(path: Path, name: str):
+    """Import the Python file `path` (official code kept outside unmask) as module `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -17,7 +17,6 @@ Prints, per setting, how many decodes give the same tokens and the same number o
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import itertools
 import os
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 os.environ.setdefault("TORCHDYNAMO_DISABLE", "1")  # dInfer decorates with torch.compile; plain eager here
 
 import torch  # noqa: E402
+from common import load_module  # noqa: E402
 
 import unmask  # noqa: E402
 from unmask.tasks import get_task  # noqa: E402
@@ -34,21 +34,13 @@ from unmask.tasks import get_task  # noqa: E402
 LLADA_MASK = 126336  # hard-coded inside the official KLASS function
 
 
-def load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def dinfer_decoder_class(root: Path):
     """CreditThresholdParallelDecoder from the two files it needs, without dInfer's package imports."""
     package = types.ModuleType("dinfer_decoding")
     package.__path__ = [str(root / "python/dinfer/decoding")]
     sys.modules["dinfer_decoding"] = package
-    load(root / "python/dinfer/decoding/utils.py", "dinfer_decoding.utils")
-    return load(root / "python/dinfer/decoding/parallel_strategy.py",
+    load_module(root / "python/dinfer/decoding/utils.py", "dinfer_decoding.utils")
+    return load_module(root / "python/dinfer/decoding/parallel_strategy.py",
                 "dinfer_decoding.parallel_strategy").CreditThresholdParallelDecoder
 
 
@@ -60,7 +52,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=24)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    decode_klass = load(args.klass / "src/model/llada_klass.py", "llada_klass").stable_confident_decode
+    decode_klass = load_module(args.klass / "src/model/llada_klass.py", "llada_klass").stable_confident_decode
     Credit = dinfer_decoder_class(args.dinfer)
 
     model = unmask.load_model()

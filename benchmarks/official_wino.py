@@ -17,24 +17,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import itertools
 import json
-import sys
 from pathlib import Path
 
 import torch
+from common import load_module
 
 import unmask
 from unmask.tasks import get_task
-
-
-def load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def main() -> None:
@@ -45,7 +36,7 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write the official decodes here (a test fixture)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    decoding_wino = load(args.wino / "LLaDA/decoding.py", "wino_decoding").decoding_wino
+    decoding_wino = load_module(args.wino / "LLaDA/decoding.py", "wino_decoding").decoding_wino
 
     model = unmask.load_model()
     hf, mask, tokenizer = model.model, model.mask_id, model.tokenizer
