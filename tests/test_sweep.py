@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -57,6 +58,13 @@ def test_sweep_command_writes_results_table_plot_and_resumes(tmp_path, model_dir
     assert len((out / "results.jsonl").read_text().splitlines()) == 8, "a rerun must not duplicate results"
     shown = subprocess.run([sys.executable, "-m", "unmask", "show", str(out)], env=ENV, capture_output=True, text=True)
     assert shown.stdout.strip() == table.strip()
+    retrained = tmp_path / "retrained"  # other weights in the same --out: evaluated anew, never the old summaries
+    shutil.copytree(model_dir, retrained)
+    config = json.loads((retrained / "config.json").read_text())
+    (retrained / "config.json").write_text(json.dumps({**config, "retrained": True}))
+    other = subprocess.run(cmd[:5] + [str(retrained)] + cmd[6:], env=ENV, capture_output=True, text=True)
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert len((out / "results.jsonl").read_text().splitlines()) == 16
 
 
 def test_tokens_per_forward_is_gen_length_over_mean_nfe():

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from unmask.config import DecodeConfig
-from unmask.evaluate.harness import evaluate
+from unmask.evaluate.harness import evaluate, model_fingerprint
 from unmask.evaluate.plots import family
 from unmask.evaluate.records import append_records, read_records
 
@@ -60,10 +60,15 @@ def run_sweep(model, task, records, configs: list[DecodeConfig], out: str | Path
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.jsonl"
-    done = {json.dumps(r["sweep_config"], sort_keys=True): r for r in read_records(results_path, repair=rank == 0)}
+    fingerprint = model_fingerprint(model_path)  # a summary of other weights (retrained in place) is not reused
+
+    def key(config: dict, of_model: str) -> str:
+        return json.dumps([config, of_model], sort_keys=True)
+
+    done = {key(r["sweep_config"], r.get("model_fingerprint")): r
+            for r in read_records(results_path, repair=rank == 0)}
     for config in configs:
-        key = json.dumps(config.to_dict(), sort_keys=True)
-        if key in done:
+        if key(config.to_dict(), fingerprint) in done:
             continue
         summary = evaluate(model, task, records, config, out / "runs", batch_size=batch_size, model_path=model_path,
                            data=data, limit=limit, seed=seed, rank=rank, world=world, barrier=barrier)
@@ -71,10 +76,10 @@ def run_sweep(model, task, records, configs: list[DecodeConfig], out: str | Path
             summary["block_length"] = config.block_length
             summary["sweep_config"] = config.to_dict()
             append_records(results_path, [summary])
-            done[key] = summary
+            done[key(config.to_dict(), fingerprint)] = summary
     if rank != 0:
         return []
-    results = [done[json.dumps(c.to_dict(), sort_keys=True)] for c in configs]
+    results = [done[key(c.to_dict(), fingerprint)] for c in configs]
     (out / "table.md").write_text(markdown_table(results))
     from unmask.evaluate.plots import plot_frontier
 
