@@ -27,18 +27,17 @@ not Dream) and takes no cache.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
 from unmask import checks
-from unmask.planners.base import Planner, StepState
+from unmask.planners.base import StepState
 from unmask.planners.entropy_bound import EntropyBound
-from unmask.planners.wino import AcceptCount, narrow_out
+from unmask.planners.wino import NarrowOut
 
 
 @dataclass(frozen=True)
-class VerifiedEB(Planner):
+class VerifiedEB(NarrowOut):
     """Options:
     gamma: entropy budget in bits for the positions drafted together (larger: more per call).
     tau_back: re-mask earlier commits whose probability with their own position hidden is < tau_back.
@@ -50,17 +49,11 @@ class VerifiedEB(Planner):
     name = "verified_eb"
     summary = "unmask's own: EB-sampler drafts (budget gamma bits), WINO-style verification re-masks (< tau_back)"
     source = "unmask (planners/verified_eb.py); builds on Ben-Hamu et al. 2025 (EB) and Hong et al. 2025 (WINO)"
-    memory_per_block: ClassVar[bool] = True
-    revises: ClassVar[bool] = True
-    verifies: ClassVar[bool] = True
 
     def __post_init__(self):
         checks.finite("verified_eb: gamma", self.gamma, at_least=0, example=0.5, note="bits")
         checks.finite("verified_eb: tau_back", self.tau_back, at_least=0, at_most=1, example=0.9,
                       note="a probability")
-
-    def new_memory(self) -> AcceptCount:
-        return AcceptCount()
 
     def fallback_scores(self, state: StepState) -> torch.Tensor:
         return -state.entropy
@@ -70,6 +63,3 @@ class VerifiedEB(Planner):
 
     def select(self, state: StepState) -> torch.Tensor:
         return EntropyBound(gamma=self.gamma).select(state)
-
-    def revise(self, state: StepState, selected: torch.Tensor) -> torch.Tensor:
-        return narrow_out(state, selected, self.tau_back)

@@ -46,8 +46,24 @@ class AcceptCount:
         self.previous = FIRST_PREVIOUS
 
 
+class NarrowOut(Planner):
+    """The revising half WINO and verified EB share: each row remembers its previous call's commit count
+    (`AcceptCount`, per block), and `revise` applies `narrow_out` with the subclass's `tau_back` option."""
+
+    tau_back: float
+    memory_per_block: ClassVar[bool] = True
+    revises: ClassVar[bool] = True
+    verifies: ClassVar[bool] = True
+
+    def new_memory(self) -> AcceptCount:
+        return AcceptCount()
+
+    def revise(self, state: StepState, selected: torch.Tensor) -> torch.Tensor:
+        return narrow_out(state, selected, self.tau_back)
+
+
 @dataclass(frozen=True)
-class WINO(Planner):
+class WINO(NarrowOut):
     """Options:
     tau: commit masked positions whose confidence is > tau (wide in).
     tau_back: re-mask committed positions whose probability with their own token hidden is < tau_back (narrow out).
@@ -59,16 +75,10 @@ class WINO(Planner):
     name = "wino"
     summary = "WINO wide-in narrow-out: draft above tau, re-mask commits the rest no longer supports (< tau_back)"
     source = "Hong et al. 2025, arXiv 2507.18578; Feng-Hong/WINO-DLLM LLaDA/decoding.py (decoding_wino)"
-    memory_per_block: ClassVar[bool] = True
-    revises: ClassVar[bool] = True
-    verifies: ClassVar[bool] = True
 
     def __post_init__(self):
         checks.finite("wino: tau", self.tau, at_least=0, at_most=1, example=0.6, note="a probability")
         checks.finite("wino: tau_back", self.tau_back, at_least=0, at_most=1, example=0.9, note="a probability")
-
-    def new_memory(self) -> AcceptCount:
-        return AcceptCount()
 
     def fallback_scores(self, state: StepState) -> torch.Tensor:
         return state.confidence
@@ -80,9 +90,6 @@ class WINO(Planner):
         capped = top_k_mask(conf, state.eligible, cap.to(conf.device))
         too_many = over.sum(-1) > cap.to(conf.device)
         return torch.where(too_many[:, None], capped, over) | best_position(conf, state.eligible)
-
-    def revise(self, state: StepState, selected: torch.Tensor) -> torch.Tensor:
-        return narrow_out(state, selected, self.tau_back)
 
 
 def narrow_out(state: StepState, selected: torch.Tensor, tau_back: float) -> torch.Tensor:
