@@ -97,3 +97,34 @@ def test_cli_task_weights_parse():
     assert _task_weights("arith:0.5, sudoku:0.25") == {"arith": 0.5, "sudoku": 0.25}
     with pytest.raises(SystemExit, match="weight"):
         _task_weights("arith:0.5,sudoku")
+
+
+def test_loss_weightings_inverse_t_and_flat_differ_as_defined(tmp_path):
+    from unmask.training.tokenizer import train_tokenizer
+    from unmask.training.train import _tokenizer_corpus, build_model
+
+    tokenizer = train_tokenizer(_tokenizer_corpus(["sudoku"], n=50), 300)
+    batch = TaskMixture(tokenizer, {"sudoku": 1.0}, 4, seed=0).batch(0)
+    model = build_model(PRESETS["tiny"], tokenizer)
+    logits = {}
+    original = model.forward
+
+    def spy(**kwargs):
+        out = original(**kwargs)
+        logits["ids"], logits["value"] = kwargs["input_ids"], out.logits
+        return out
+
+    model.forward = spy
+    mask_id = tokenizer.mask_token_id
+    flat, _ = masked_diffusion_loss(model, batch, mask_id, torch.Generator().manual_seed(3), weighting="flat")
+    flat_ids = logits["ids"]
+    masked = flat_ids == mask_id
+    expected = torch.nn.functional.cross_entropy(logits["value"][masked], batch.input_ids[masked])
+    assert torch.allclose(flat, expected, atol=1e-5)
+    inverse_t, _ = masked_diffusion_loss(model, batch, mask_id, torch.Generator().manual_seed(3))
+    assert torch.equal(logits["ids"], flat_ids)  # same seed, same masks: only the weighting differs
+    assert not torch.allclose(inverse_t, flat)
+    with pytest.raises(ValueError, match="flat"):
+        masked_diffusion_loss(model, batch, mask_id, torch.Generator(), weighting="1/t")
+    with pytest.raises(ValueError, match="loss weighting"):
+        train(["sudoku"], tmp_path / "run", replace(PRESETS["tiny"], loss_weighting="bogus"), log=lambda *_: None)

@@ -348,6 +348,8 @@ def _train(args) -> int:
         cfg = replace(cfg, bf16=False)
     if args.seed is not None:
         cfg = replace(cfg, seed=args.seed)
+    if args.loss_weighting is not None:
+        cfg = replace(cfg, loss_weighting=args.loss_weighting)
     init_from = None
     if args.init_from is not None:
         from unmask.models import bundled_model_path
@@ -436,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seed of the data and the masking (default 0); give each continuation a new one")
     train.add_argument("--fp32", action="store_true",
                        help="no bf16 autocast: faster on CPUs without native bf16 (no avx512_bf16 / amx)")
+    train.add_argument("--loss-weighting", choices=["inverse_t", "flat"],
+                       help="inverse_t: LLaDA's 1/t-weighted loss (default); flat: mean cross-entropy over masked tokens")
     train.set_defaults(func=_train)
     return parser
 

@@ -2,7 +2,9 @@
 
 The prompt is kept. Each answer token (EOS padding included) is masked with probability t ~ U(eps, 1), one t per
 example; the loss is the cross-entropy on masked positions weighted by 1/t, averaged over answer tokens
-(Nie et al. 2025, "Large Language Diffusion Models", eq. 5; Sahoo et al. 2024, MDLM).
+(Nie et al. 2025, "Large Language Diffusion Models", eq. 5; Sahoo et al. 2024, MDLM). `weighting="flat"` drops the
+1/t factor and averages the cross-entropy over the masked positions instead (BERT-style), a lower-variance estimate
+that no longer bounds the likelihood.
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ import torch.nn.functional as F
 from unmask.training.data import Batch
 
 
-def masked_diffusion_loss(model, batch: Batch, mask_id: int, generator: torch.Generator, eps: float = 1e-3):
+WEIGHTINGS = ("inverse_t", "flat")
+
+
+def masked_diffusion_loss(model, batch: Batch, mask_id: int, generator: torch.Generator, eps: float = 1e-3,
+                          weighting: str = "inverse_t"):
     """Loss and masked-token accuracy of one batch.
+
+    Args:
+        weighting: "inverse_t" (LLaDA's eq. 5) or "flat" (mean cross-entropy over the masked positions).
 
     Returns:
         (loss, accuracy): loss a scalar tensor with grad; accuracy a float over the masked positions.
@@ -26,7 +35,11 @@ def masked_diffusion_loss(model, batch: Batch, mask_id: int, generator: torch.Ge
     positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, L)
     logits = model(input_ids=noisy, attention_mask=batch.attention_mask, position_ids=positions).logits  # (B, L, V)
     token_loss = F.cross_entropy(logits[masked].float(), ids[masked], reduction="none")  # (N,)
-    weights = (1.0 / t).expand_as(ids)[masked]  # (N,)
-    loss = (token_loss * weights).sum() / answer.sum().clamp(min=1)
+    if weighting == "inverse_t":
+        loss = (token_loss / t.expand_as(ids)[masked]).sum() / answer.sum().clamp(min=1)
+    elif weighting == "flat":
+        loss = token_loss.sum() / masked.sum().clamp(min=1)
+    else:
+        raise ValueError(f"unknown loss weighting {weighting!r}: choose from {', '.join(WEIGHTINGS)}")
     accuracy = (logits[masked].argmax(-1) == ids[masked]).float().mean().item() if masked.any() else 0.0
     return loss, accuracy

@@ -18,7 +18,7 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from unmask.tasks import get_task
 from unmask.training.data import TaskMixture
-from unmask.training.objective import masked_diffusion_loss
+from unmask.training.objective import WEIGHTINGS, masked_diffusion_loss
 from unmask.training.tokenizer import train_tokenizer
 
 
@@ -41,6 +41,7 @@ class TrainConfig:
     seed: int = 0
     bf16: bool = True
     init_from: str | None = None
+    loss_weighting: str = "inverse_t"
 
 
 PRESETS = {
@@ -108,6 +109,8 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
     """
     out = Path(out)
     weights = dict(tasks) if isinstance(tasks, dict) else {t: TASK_WEIGHTS.get(t, 0.0) for t in tasks}
+    if cfg.loss_weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown loss weighting {cfg.loss_weighting!r}: choose from {', '.join(WEIGHTINGS)}")
     unknown = [t for t in weights if t not in TASK_WEIGHTS]
     if unknown:
         raise ValueError(f"cannot train on {unknown}: choose from {', '.join(TASK_WEIGHTS)}")
@@ -172,7 +175,7 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
             for group in optimizer.param_groups:
                 group["lr"] = _lr(cfg, step)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss, acc = masked_diffusion_loss(model, batch, mask_id, generator)
+                loss, acc = masked_diffusion_loss(model, batch, mask_id, generator, weighting=cfg.loss_weighting)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
