@@ -128,3 +128,16 @@ def test_loss_weightings_inverse_t_and_flat_differ_as_defined(tmp_path):
         masked_diffusion_loss(model, batch, mask_id, torch.Generator(), weighting="1/t")
     with pytest.raises(ValueError, match="loss weighting"):
         train(["sudoku"], tmp_path / "run", replace(PRESETS["tiny"], loss_weighting="bogus"), log=lambda *_: None)
+
+
+def test_training_curve_is_drawn_and_resumed_clocks_add_up(tmp_path):
+    from unmask.training.report import elapsed_hours, plot_training_curve
+
+    history = [{"step": 10, "loss": 2.0, "acc": 0.3, "seconds": 1800.0},
+               {"step": 20, "loss": 1.0, "acc": 0.5, "seconds": 3600.0},
+               {"step": 30, "loss": 0.5, "acc": 0.7, "seconds": 1800.0}]  # an old resume restarted the clock
+    assert elapsed_hours(history) == pytest.approx(1.5)
+    meta = tmp_path / "training.json"
+    meta.write_text(json.dumps({"history": history, "config": {"loss_weighting": "flat"}}))
+    plot_training_curve(meta, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

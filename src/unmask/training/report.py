@@ -13,13 +13,15 @@ def plot_training_curve(training_json: str | Path, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    history = json.loads(Path(training_json).read_text())["history"]
+    meta = json.loads(Path(training_json).read_text())
+    history = meta["history"]
+    weighting = meta.get("config", {}).get("loss_weighting", "inverse_t")
     steps = [h["step"] for h in history]
     hours = elapsed_hours(history)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     left.plot(steps, [h["loss"] for h in history])
     left.set_xlabel("step")
-    left.set_ylabel("loss (1/t-weighted CE)")
+    left.set_ylabel("loss (1/t-weighted CE)" if weighting == "inverse_t" else "loss (mean CE over masked tokens)")
     left.set_yscale("log")
     right.plot(steps, [h["acc"] for h in history])
     right.set_xlabel("step")
