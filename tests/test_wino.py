@@ -107,14 +107,15 @@ def bundled():
 
 
 @pytest.fixture(scope="module")
-def sudoku():
-    task = get_task("sudoku")
-    records = task.generate(8, seed=4)  # v3 weights: these include rows that WINO revises
-    return task, records, [task.prompt(r) for r in records]
+def revisable():
+    """Sudoku puzzles (v4 weights: WINO rarely revises them) and arith problems (where it does)."""
+    sudoku, arith = get_task("sudoku"), get_task("arith")
+    records = sudoku.generate(4, seed=4) + arith.generate(4, seed=4)
+    return records, [sudoku.prompt(r) for r in records[:4]] + [arith.prompt(r) for r in records[4:]]
 
 
-def test_loop_bounds_a_planner_that_remasks_everything(bundled, sudoku):
-    _, _, prompts = sudoku
+def test_loop_bounds_a_planner_that_remasks_everything(bundled, revisable):
+    _, prompts = revisable
     events = []
     out = unmask.generate(bundled, prompts, planner=RemaskEverything(tau=0.99), gen_length=32, block_length=16,
                           eos_early_stop=False, on_step=events.append)
@@ -127,8 +128,8 @@ def test_loop_bounds_a_planner_that_remasks_everything(bundled, sudoku):
         assert (event.tokens[event.remasked] == bundled.mask_id).all()
 
 
-def test_reveal_step_is_the_final_commit(bundled, sudoku):
-    _, _, prompts = sudoku
+def test_reveal_step_is_the_final_commit(bundled, revisable):
+    _, prompts = revisable
     events = []
     out = unmask.generate(bundled, prompts, planner="wino", gen_length=32, block_length=16, eos_early_stop=False,
                           on_step=events.append)
@@ -145,8 +146,8 @@ def test_reveal_step_is_the_final_commit(bundled, sudoku):
     assert reopened.any() and (last[reopened] > first[reopened]).all()
 
 
-def test_planners_that_do_not_revise_never_remask(bundled, sudoku):
-    _, _, prompts = sudoku
+def test_planners_that_do_not_revise_never_remask(bundled, revisable):
+    _, prompts = revisable
     for name in unmask.available_planners():
         planner = unmask.get_planner(name)
         if planner.revises:
@@ -198,9 +199,9 @@ def test_wino_refuses_what_it_cannot_do_before_any_model_call(bundled):
         unmask.get_planner("wino", tau_back=1.5)
 
 
-def test_engine_rows_with_wino_equal_generate_alone(bundled, sudoku):
+def test_engine_rows_with_wino_equal_generate_alone(bundled, revisable):
     """Revising rows share calls with other planners' rows in the serving engine and still decode as alone."""
-    _, _, prompts = sudoku
+    _, prompts = revisable
     engine = Engine(bundled, EngineLimits(max_rows=4))
     configs = [DecodeConfig(planner="wino", gen_length=32, block_length=16, eos_early_stop=False),
                DecodeConfig(planner="threshold", gen_length=32, block_length=16),
@@ -255,8 +256,8 @@ def test_verified_eb_drafts_the_eb_set_and_verifies_like_wino():
     assert "gamma" in planner.options() and "tau" not in planner.options()
 
 
-def test_verified_eb_through_generate_keeps_the_bound(bundled, sudoku):
-    task, records, prompts = sudoku
+def test_verified_eb_through_generate_keeps_the_bound(bundled, revisable):
+    _, prompts = revisable
     out = unmask.generate(bundled, prompts, planner="verified_eb", gamma=1.0, gen_length=32, block_length=16)
     assert (out.tokens != bundled.mask_id).all() and (out.nfe <= 32).all()
     eb = unmask.generate(bundled, prompts, planner="entropy_bound", gamma=1.0, gen_length=32, block_length=16)
