@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -16,6 +18,14 @@ CORPUS = [
     "Use 15,44,79 to make 50.\nEquations:\n44-15=29,79-29=50",
     "Question: Tom has 9 apples. Tom buys 3 more. How many apples does Tom have now?\nAnswer:\n9+3=12\n#### 12",
 ]
+
+
+@pytest.fixture
+def free_port() -> str:
+    """A TCP port nothing listens on now, for torchrun's rendezvous: a fixed one collides with other runs."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

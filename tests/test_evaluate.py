@@ -107,11 +107,11 @@ def test_kill_9_loses_nothing_and_duplicates_nothing(tmp_path, model_dir):
     assert sorted(s["id"] for s in samples) == list(range(40))
 
 
-def test_two_processes_shard_and_merge_like_one(tmp_path, model_dir):
+def test_two_processes_shard_and_merge_like_one(tmp_path, model_dir, free_port):
     single, double = tmp_path / "single", tmp_path / "double"
     subprocess.run(_eval_cmd(model_dir, single, "--limit", "10", "--batch-size", "3"), env=ENV, check=True,
                    capture_output=True)
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", free_port,
                 "-m", "unmask"] + _eval_cmd(model_dir, double, "--limit", "10", "--batch-size", "3")[3:]
     result = subprocess.run(torchrun, env=ENV, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -103,7 +103,7 @@ def test_simple_evaluate_on_local_yaml_tasks(tmp_path, model_dir):  # noqa: F811
     assert results["config"]["model_args"].startswith("pretrained=")
 
 
-def test_lm_eval_command_line_under_two_processes(tmp_path, model_dir):  # noqa: F811
+def test_lm_eval_command_line_under_two_processes(tmp_path, model_dir, free_port):  # noqa: F811
     import subprocess
     import sys
 
@@ -113,7 +113,7 @@ def test_lm_eval_command_line_under_two_processes(tmp_path, model_dir):  # noqa:
     (tmp_path / "generate.yaml").write_text(GENERATE_YAML.format(data=data))
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29541", "-m",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", free_port, "-m",
            "unmask", "lm-eval", "--model", "unmask", "--model_args",
            f"pretrained={model_dir},planner=dilated,block_length=8,gen_length=16", "--tasks", "unmask_sudoku_local",
            "--include_path", str(tmp_path), "--batch_size", "2", "--log_samples", "--output_path", str(out)]
