@@ -14,12 +14,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from collections import defaultdict
 
 import torch
 import torch.nn.functional as F
+from digits_by_operation import kind
 from transformers import AutoTokenizer, LlamaForCausalLM
 
 import unmask
@@ -94,8 +94,7 @@ def checkpoint_probe(path: str) -> dict:
         if name == "digits":
             kinds = defaultdict(list)
             for record, score in zip(records, scores):
-                ops = re.findall(r"[+\-*]", record["context"])
-                kinds["chain" if len(ops) > 1 else ("mul" if ops == ["*"] else "addsub")].append(score)
+                kinds[kind(record["context"])].append(score)
             result |= {f"digits_{k}": sum(v) / len(v) for k, v in sorted(kinds.items())}
     tokenizer = model.tokenizer
     batch = TaskMixture(tokenizer, {"digits": 1.0}, 256, seed=777).batch(0)
