@@ -25,7 +25,7 @@ from transformers import AutoTokenizer, LlamaForCausalLM
 import unmask
 from unmask.tasks import get_task
 from unmask.training.data import TaskMixture, encode_examples
-from unmask.training.objective import masked_diffusion_loss
+from unmask.training.objective import masked_diffusion_loss, masked_logits
 
 
 def step_cost(model, tokenizer, tasks: list[str], batch_size: int = 64, repeats: int = 4) -> None:
@@ -99,10 +99,8 @@ def checkpoint_probe(path: str) -> dict:
     tokenizer = model.tokenizer
     batch = TaskMixture(tokenizer, {"digits": 1.0}, 256, seed=777).batch(0)
     masked = batch.answer_mask & (torch.rand(batch.input_ids.shape, generator=torch.Generator().manual_seed(0)) < 0.5)
-    noisy = torch.where(masked, torch.full_like(batch.input_ids, tokenizer.mask_token_id), batch.input_ids)
-    positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
     with torch.no_grad():
-        logits = model.model(input_ids=noisy, attention_mask=batch.attention_mask, position_ids=positions).logits
+        logits = masked_logits(model.model, batch, masked, tokenizer.mask_token_id)
     result["ce_digits"] = F.cross_entropy(logits[masked], batch.input_ids[masked]).item()
     print(path, " ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
     return result

@@ -18,6 +18,13 @@ from unmask.training.data import Batch
 WEIGHTINGS = ("inverse_t", "flat")
 
 
+def masked_logits(model, batch: Batch, masked: torch.Tensor, mask_id: int) -> torch.Tensor:
+    """Logits (B, L, V) of the model reading the batch with the positions in `masked` (B, L) replaced by mask_id."""
+    noisy = torch.where(masked, torch.full_like(batch.input_ids, mask_id), batch.input_ids)
+    positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, L): left padding does not shift RoPE
+    return model(input_ids=noisy, attention_mask=batch.attention_mask, position_ids=positions).logits
+
+
 def masked_diffusion_loss(model, batch: Batch, mask_id: int, generator: torch.Generator, eps: float = 1e-3,
                           weighting: str = "inverse_t"):
     """Loss and masked-token accuracy of one batch.
@@ -31,9 +38,7 @@ def masked_diffusion_loss(model, batch: Batch, mask_id: int, generator: torch.Ge
     ids, answer = batch.input_ids, batch.answer_mask  # (B, L)
     t = eps + (1 - eps) * torch.rand(ids.shape[0], 1, generator=generator)  # (B, 1)
     masked = answer & (torch.rand(ids.shape, generator=generator) < t)  # (B, L)
-    noisy = torch.where(masked, torch.full_like(ids, mask_id), ids)
-    positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, L)
-    logits = model(input_ids=noisy, attention_mask=batch.attention_mask, position_ids=positions).logits  # (B, L, V)
+    logits = masked_logits(model, batch, masked, mask_id)  # (B, L, V)
     token_loss = F.cross_entropy(logits[masked].float(), ids[masked], reduction="none")  # (N,)
     if weighting == "inverse_t":
         loss = (token_loss / t.expand_as(ids)[masked]).sum() / answer.sum().clamp(min=1)
