@@ -107,15 +107,12 @@ def bundled():
 
 
 @pytest.fixture(scope="module")
-def revisable():
-    """Sudoku puzzles (v4 weights: WINO rarely revises them) and arith problems (where it does)."""
-    sudoku, arith = get_task("sudoku"), get_task("arith")
-    records = sudoku.generate(4, seed=4) + arith.generate(4, seed=4)
-    return records, [sudoku.prompt(r) for r in records[:4]] + [arith.prompt(r) for r in records[4:]]
+def prompts():
+    """Prompts: 4 sudoku puzzles (since v4 WINO rarely revises them) and 4 arith problems (where it does)."""
+    return [task.prompt(r) for task in (get_task("sudoku"), get_task("arith")) for r in task.generate(4, seed=4)]
 
 
-def test_loop_bounds_a_planner_that_remasks_everything(bundled, revisable):
-    _, prompts = revisable
+def test_loop_bounds_a_planner_that_remasks_everything(bundled, prompts):
     events = []
     out = unmask.generate(bundled, prompts, planner=RemaskEverything(tau=0.99), gen_length=32, block_length=16,
                           eos_early_stop=False, on_step=events.append)
@@ -128,8 +125,7 @@ def test_loop_bounds_a_planner_that_remasks_everything(bundled, revisable):
         assert (event.tokens[event.remasked] == bundled.mask_id).all()
 
 
-def test_reveal_step_is_the_final_commit(bundled, revisable):
-    _, prompts = revisable
+def test_reveal_step_is_the_final_commit(bundled, prompts):
     events = []
     out = unmask.generate(bundled, prompts, planner="wino", gen_length=32, block_length=16, eos_early_stop=False,
                           on_step=events.append)
@@ -146,8 +142,7 @@ def test_reveal_step_is_the_final_commit(bundled, revisable):
     assert reopened.any() and (last[reopened] > first[reopened]).all()
 
 
-def test_planners_that_do_not_revise_never_remask(bundled, revisable):
-    _, prompts = revisable
+def test_planners_that_do_not_revise_never_remask(bundled, prompts):
     for name in unmask.available_planners():
         planner = unmask.get_planner(name)
         if planner.revises:
@@ -199,9 +194,8 @@ def test_wino_refuses_what_it_cannot_do_before_any_model_call(bundled):
         unmask.get_planner("wino", tau_back=1.5)
 
 
-def test_engine_rows_with_wino_equal_generate_alone(bundled, revisable):
+def test_engine_rows_with_wino_equal_generate_alone(bundled, prompts):
     """Revising rows share calls with other planners' rows in the serving engine and still decode as alone."""
-    _, prompts = revisable
     engine = Engine(bundled, EngineLimits(max_rows=4))
     configs = [DecodeConfig(planner="wino", gen_length=32, block_length=16, eos_early_stop=False),
                DecodeConfig(planner="threshold", gen_length=32, block_length=16),
@@ -256,8 +250,7 @@ def test_verified_eb_drafts_the_eb_set_and_verifies_like_wino():
     assert "gamma" in planner.options() and "tau" not in planner.options()
 
 
-def test_verified_eb_through_generate_keeps_the_bound(bundled, revisable):
-    _, prompts = revisable
+def test_verified_eb_through_generate_keeps_the_bound(bundled, prompts):
     out = unmask.generate(bundled, prompts, planner="verified_eb", gamma=1.0, gen_length=32, block_length=16)
     assert (out.tokens != bundled.mask_id).all() and (out.nfe <= 32).all()
     eb = unmask.generate(bundled, prompts, planner="entropy_bound", gamma=1.0, gen_length=32, block_length=16)
