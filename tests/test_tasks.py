@@ -13,7 +13,7 @@ from unmask.tasks.answers import extract_number
 from unmask.tasks.countdown import check_solution
 from unmask.tasks.latex import equivalent, last_boxed, normalise
 
-SYNTHETIC = ["arith", "countdown", "sudoku", "digits"]
+SYNTHETIC = ["arith", "arith_fixed", "countdown", "sudoku", "digits"]
 CHAT_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}<|assistant|>"
 
 
@@ -31,7 +31,7 @@ class ChatTokenizer:
 
 
 def test_registry_lists_every_task():
-    assert available_tasks() == sorted(["arith", "countdown", "countdown3", "sudoku", "digits", "digits1", "gsm8k",
+    assert available_tasks() == sorted(["arith", "arith_fixed", "countdown", "countdown3", "sudoku", "digits", "digits1", "gsm8k",
                                         "math500", "humaneval", "mbpp"])
 
 
@@ -110,6 +110,20 @@ def test_arith_scores_the_marked_number_else_the_last():
     assert task.score(item, "so the answer is 5")
     assert not task.score(item, "#### 6\n5")
     assert task.prompt(item) == "Question: q\nAnswer:\n"
+
+
+def test_arith_fixed_width_pads_every_number_and_scores_like_arith():
+    task, plain = get_task("arith_fixed"), get_task("arith")
+    item = {"question": "q", "answer": "39*5=195\n195/5=39\n39-11=28\n#### 28"}
+    assert task.target(item) == "039*005=195\n195/005=039\n039-011=028\n#### 028"
+    assert task.prompt(item) == plain.prompt(item) and task.gold(item) == plain.gold(item) == "28"
+    assert task.score(item, "#### 028") and task.score(item, "#### 28") and not task.score(item, "#### 029")
+    records = task.generate(500, seed=1)
+    for record in records:  # GSM8K records; only the answer's layout differs
+        assert task.gold(record) == plain.gold(record) == str(int(task.target(record).split()[-1]))
+        *lines, final = task.target(record).split("\n")
+        assert all(re.fullmatch(r"\d{3}[-+*/]\d{3}=\d{3}", line) for line in lines) and re.fullmatch(r"#### \d{3}", final)
+    assert max(len(task.target(r)) - len("###") for r in records) + 1 <= task.gen_length  # `####` is one token
 
 
 def test_extract_number_still_importable_from_arith():

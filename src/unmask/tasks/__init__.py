@@ -14,6 +14,7 @@ from unmask.tasks.sudoku import Sudoku
 
 _TASKS = {
     "arith": Arith,
+    "arith_fixed": lambda **options: Arith(**{"name": "arith_fixed", "width": 3, "gen_length": 56, **options}),
     "countdown": Countdown,
     "countdown3": lambda **options: Countdown(**{"name": "countdown3", "max_operands": 3, **options}),
     "sudoku": Sudoku,
@@ -33,7 +34,8 @@ def available_tasks() -> list[str]:
 def get_task(name: str, **options) -> Task:
     """The task registered as `name`, built with `options` (e.g. `get_task("gsm8k", num_fewshot=5)`).
     `countdown3` is countdown with exactly 3 operands (the bundled model's headline countdown test); `digits1` is
-    digits with one operation, no chains (a curriculum step for training)."""
+    digits with one operation, no chains (a curriculum step for training); `arith_fixed` is arith with its answer at
+    a fixed width (the same records and scoring)."""
     if name not in _TASKS:
         raise ValueError(f"unknown task {name!r}: choose one of {', '.join(available_tasks())}")
     return _TASKS[name](**options)

@@ -3,11 +3,17 @@
 `{"question": ..., "answer": "<one equation per line>\\n#### <number>"}`: 2 to 4 operations on a running count,
 numbers up to 3 digits, each step written out as an equation. Scored on the number after `####` (else the last
 number in the completion), exactly as GSM8K is.
+
+`width` > 0 writes the answer at a fixed width (the record is unchanged): every number of every equation and the
+final answer zero-padded to `width` digits, `39*5=195` -> `039*005=195` and `#### 196` -> `#### 196`, so that each
+digit sits at a fixed distance from the digits it depends on (the layout that made `digits` learnable). The
+question stays in words; scoring is the same (`#### 072` scores as 72). `arith_fixed` is `width=3`, G = 56.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,6 +27,7 @@ _SUB = ["{p} gives away {b}.", "{p} loses {b}.", "{p} sells {b}."]
 _MUL = ["Then {p} gets {b} times as many."]
 _DIV = ["{p} splits them into {b} equal piles and keeps one pile."]
 _MAX_VALUE = 999
+_EQUATION = re.compile(r"(\d+)([-+*/])(\d+)=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class Arith(Task):
     fields: ClassVar[tuple[str, ...]] = ("question", "answer")
     min_ops: int = 2
     max_ops: int = 4
+    width: int = 0
 
     def sample(self, rng: random.Random) -> dict:
         name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
@@ -65,7 +73,16 @@ class Arith(Task):
         return f"Question: {item['question']}\nAnswer:\n"
 
     def target(self, item: dict) -> str:
-        return item["answer"]
+        if not self.width:
+            return item["answer"]
+        *equations, final = item["answer"].split("\n")
+        lines = [self._fixed(line) for line in equations]
+        return "\n".join(lines + [f"#### {int(final.removeprefix('#### ')):0{self.width}d}"])
+
+    def _fixed(self, equation: str) -> str:
+        a, op, b, result = _EQUATION.fullmatch(equation).groups()
+        w = self.width
+        return f"{int(a):0{w}d}{op}{int(b):0{w}d}={int(result):0{w}d}"
 
     def extract(self, completion: str):
         return extract_number(completion)
