@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import unmask
+from unmask.tasks import get_task
 from unmask.training.data import TaskMixture
 from unmask.training.objective import masked_diffusion_loss
-from unmask.training.train import PRESETS, train
+from unmask.training.train import PRESETS, TASK_WEIGHTS, train
 
 
 def test_tiny_training_run_learns_exports_and_resumes(tmp_path):
@@ -88,6 +89,13 @@ def test_init_from_starts_from_the_given_weights_with_explicit_task_weights(tmp_
     meta = json.loads((again / "training.json").read_text())
     assert [(p["steps"], p["seed"]) for p in meta["pieces"]] == [(10, 0), (3, 0), (4, 7)]
     assert meta["cumulative_steps"] == 17
+
+
+def test_the_trainable_tasks_are_the_generated_ones(tmp_path):
+    assert {"arith", "arith_fixed", "digits", "digits1", "sudoku", "countdown"} <= set(TASK_WEIGHTS)
+    assert all(get_task(name).generate(2, 0) for name in TASK_WEIGHTS)
+    with pytest.raises(ValueError, match="cannot train on.*gsm8k.*arith_fixed"):
+        train({"gsm8k": 1.0}, tmp_path / "run", PRESETS["tiny"], log=lambda *_: None)
 
 
 def test_cli_task_weights_parse():
