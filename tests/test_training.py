@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from dataclasses import replace
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 import unmask
 from unmask.tasks import get_task
 from unmask.training.data import TaskMixture
-from unmask.training.objective import masked_diffusion_loss
+from unmask.training.objective import masked_diffusion_loss, sample_masks
 from unmask.training.train import PRESETS, TASK_WEIGHTS, train
 
 
@@ -96,6 +97,45 @@ def test_the_trainable_tasks_are_the_generated_ones(tmp_path):
     assert all(get_task(name).generate(2, 0) for name in TASK_WEIGHTS)
     with pytest.raises(ValueError, match="cannot train on.*gsm8k.*arith_fixed"):
         train({"gsm8k": 1.0}, tmp_path / "run", PRESETS["tiny"], log=lambda *_: None)
+
+
+def test_uniform_masks_are_unchanged_by_the_block_option():
+    answer = torch.zeros(64, 24, dtype=torch.bool)
+    answer[:, 5:21] = True
+    masked, rate = sample_masks(answer, torch.Generator().manual_seed(1))
+    generator = torch.Generator().manual_seed(1)  # LLaDA's draw, as every earlier piece was trained
+    t = 1e-3 + (1 - 1e-3) * torch.rand(64, 1, generator=generator)
+    assert torch.equal(masked, answer & (torch.rand(answer.shape, generator=generator) < t))
+    assert torch.equal(rate, t.expand(answer.shape))
+
+
+def test_block_masking_shows_earlier_blocks_and_masks_later_ones():
+    rows, block = 4000, 4
+    answer = torch.zeros(rows, 24, dtype=torch.bool)
+    answer[:, 5:21] = True  # 16 answer positions after a 5-token prompt: blocks 5-8, 9-12, 13-16, 17-20
+    masked, rate = sample_masks(answer, torch.Generator().manual_seed(0), block_length=block)
+    assert not (masked & ~answer).any()
+    rest = rate == 1.0
+    staged = rest.any(-1)  # rows in a block-by-block state whose current block is not the last
+    assert 0.33 < staged.float().mean() < 0.42  # 1/2 of the rows x 3 of the 4 blocks
+    for row in staged.nonzero().flatten().tolist():
+        first = int(rest[row].nonzero()[0])
+        assert (first - 5) % block == 0 and first >= 9  # a block boundary after the first block
+        assert rest[row, first:21].all() and masked[row, first:21].all() and not rest[row, :first].any()
+        assert not masked[row, 5:first - block].any()  # the blocks before the current one are shown
+    # the other rows: 4/5 uniform (half masked on average), 1/5 at the last block (1/4 of it at t, 1/2 masked)
+    assert masked[~staged][:, 5:21].float().mean() == pytest.approx(0.8 * 0.5 + 0.2 * 0.125, abs=0.02)
+    with pytest.raises(ValueError, match="block length"):
+        train(["sudoku"], Path("unused"), replace(PRESETS["tiny"], block_masking=-1), log=lambda *_: None)
+
+
+def test_cli_block_masking_reaches_the_run(tmp_path):
+    from unmask.cli import main
+
+    out = tmp_path / "run"
+    main(["train", "--config", "tiny", "--steps", "2", "--task", "sudoku", "--fp32", "--block-masking", "8",
+          "--out", str(out)])
+    assert json.loads((out / "model" / "training.json").read_text())["config"]["block_masking"] == 8
 
 
 def test_cli_task_weights_parse():

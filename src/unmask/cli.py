@@ -350,6 +350,8 @@ def _train(args) -> int:
         cfg = replace(cfg, seed=args.seed)
     if args.loss_weighting is not None:
         cfg = replace(cfg, loss_weighting=args.loss_weighting)
+    if args.block_masking is not None:
+        cfg = replace(cfg, block_masking=args.block_masking)
     init_from = None
     if args.init_from is not None:
         from unmask.models import bundled_model_path
@@ -440,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="no bf16 autocast: faster on CPUs without native bf16 (no avx512_bf16 / amx)")
     train.add_argument("--loss-weighting", choices=["inverse_t", "flat"],
                        help="inverse_t: LLaDA's 1/t-weighted loss (default); flat: mean cross-entropy over masked tokens")
+    train.add_argument("--block-masking", type=int, metavar="B",
+                       help="train half the examples in the states of block-by-block decoding with block length B "
+                            "(earlier blocks shown, later ones masked); 0 = uniform masking only (default)")
     train.set_defaults(func=_train)
     return parser
 

@@ -42,6 +42,7 @@ class TrainConfig:
     bf16: bool = True
     init_from: str | None = None
     loss_weighting: str = "inverse_t"
+    block_masking: int = 0
 
 
 PRESETS = {
@@ -111,6 +112,8 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
     weights = dict(tasks) if isinstance(tasks, dict) else {t: TASK_WEIGHTS.get(t, 0.0) for t in tasks}
     if cfg.loss_weighting not in WEIGHTINGS:
         raise ValueError(f"unknown loss weighting {cfg.loss_weighting!r}: choose from {', '.join(WEIGHTINGS)}")
+    if cfg.block_masking < 0:
+        raise ValueError(f"block masking must be a block length >= 1, or 0 for off; got {cfg.block_masking}")
     unknown = [t for t in weights if t not in TASK_WEIGHTS]
     if unknown:
         raise ValueError(f"cannot train on {unknown}: choose from {', '.join(TASK_WEIGHTS)}")
@@ -175,7 +178,8 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
             for group in optimizer.param_groups:
                 group["lr"] = _lr(cfg, step)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss, acc = masked_diffusion_loss(model, batch, mask_id, generator, weighting=cfg.loss_weighting)
+                loss, acc = masked_diffusion_loss(model, batch, mask_id, generator, weighting=cfg.loss_weighting,
+                                                  block_length=cfg.block_masking)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
