@@ -232,7 +232,6 @@ def test_pad_equal_to_mask_is_an_error():
 def test_missing_mask_token_is_an_error(tokenizer):
     model = tiny_llama(len(tokenizer))
     model.config.mask_token_id = None
-    plain = type(tokenizer).from_pretrained  # noqa: F841 (tokenizer class kept for clarity)
     with pytest.raises(ValueError, match="pass mask_id"):
         unmask.wrap_model(model, None, "bidirectional_llama")
 
