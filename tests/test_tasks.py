@@ -31,8 +31,8 @@ class ChatTokenizer:
 
 
 def test_registry_lists_every_task():
-    assert available_tasks() == sorted(["arith", "arith_fixed", "countdown", "countdown3", "sudoku", "digits", "digits1", "gsm8k",
-                                        "math500", "humaneval", "mbpp"])
+    assert available_tasks() == sorted(["arith", "arith_fixed", "countdown", "countdown3", "sudoku", "digits", "digits1", "digits2",
+                                        "gsm8k", "math500", "humaneval", "mbpp"])
 
 
 def test_digits1_has_exactly_one_operation():
@@ -40,6 +40,14 @@ def test_digits1_has_exactly_one_operation():
     assert task.name == "digits1"
     records = task.generate(200, 0)
     assert all("," not in r["completion"] and len(re.findall(r"[+\-*]", r["context"])) == 1 for r in records)
+
+
+def test_digits2_is_the_chains_of_digits():
+    task = get_task("digits2")
+    assert task.name == "digits2" and task.gen_length == get_task("digits").gen_length
+    records = task.generate(200, 0)
+    assert all(r["completion"].count(",") == 1 and len(re.findall(r"[+\-*]", r["context"])) == 2 for r in records)
+    assert all(task.score(r, task.target(r)) for r in records)
 
 
 def test_countdown3_has_exactly_three_operands():

@@ -20,6 +20,7 @@ _TASKS = {
     "sudoku": Sudoku,
     "digits": Digits,
     "digits1": lambda **options: Digits(**{"name": "digits1", "max_ops": 1, "gen_length": 8, **options}),
+    "digits2": lambda **options: Digits(**{"name": "digits2", "min_ops": 2, **options}),
     "gsm8k": GSM8K,
     "math500": MATH500,
     "humaneval": HumanEval,
@@ -34,7 +35,8 @@ def available_tasks() -> list[str]:
 def get_task(name: str, **options) -> Task:
     """The task registered as `name`, built with `options` (e.g. `get_task("gsm8k", num_fewshot=5)`).
     `countdown3` is countdown with exactly 3 operands (the bundled model's headline countdown test); `digits1` is
-    digits with one operation, no chains (a curriculum step for training); `arith_fixed` is arith with its answer at
+    digits with one operation, no chains (a curriculum step for training); `digits2` is digits with exactly two
+    operations, the chains only (training weight on the slice where digits fails); `arith_fixed` is arith with its answer at
     a fixed width (the same records and scoring)."""
     if name not in _TASKS:
         raise ValueError(f"unknown task {name!r}: choose one of {', '.join(available_tasks())}")
