@@ -11,9 +11,10 @@ import pytest
 from unmask.tasks import GSM8K, MATH500, MBPP, HumanEval, available_tasks, get_task
 from unmask.tasks.answers import extract_number
 from unmask.tasks.countdown import check_solution
+from unmask.tasks.digits import fixed_width_equation
 from unmask.tasks.latex import equivalent, last_boxed, normalise
 
-SYNTHETIC = ["arith", "arith_fixed", "countdown", "sudoku", "digits"]
+SYNTHETIC = ["arith", "arith_fixed", "arith_digits", "countdown", "countdown3_digits", "sudoku", "digits"]
 CHAT_TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}<|assistant|>"
 
 
@@ -31,8 +32,9 @@ class ChatTokenizer:
 
 
 def test_registry_lists_every_task():
-    assert available_tasks() == sorted(["arith", "arith_fixed", "countdown", "countdown3", "sudoku", "digits", "digits1", "digits2",
-                                        "gsm8k", "math500", "humaneval", "mbpp"])
+    assert available_tasks() == sorted(["arith", "arith_fixed", "arith_digits", "countdown", "countdown3",
+                                        "countdown3_digits", "sudoku", "digits", "digits1", "digits2", "gsm8k",
+                                        "math500", "humaneval", "mbpp"])
 
 
 def test_digits1_has_exactly_one_operation():
@@ -106,7 +108,7 @@ def _corrupt(name: str, target: str) -> str:
     first two cells of the grid swapped (sudoku)."""
     if name == "sudoku":
         return target[1] + target[0] + target[2:] if target[0] != target[1] else "1111" + target[4:]
-    separator = {"countdown": "=", "digits": ","}.get(name, " ")
+    separator = "=" if name.startswith("countdown") else "," if name.startswith("digits") else " "
     head, sep, last = target.rpartition(separator)
     return f"{head}{sep}{int(last) + 1}"
 
@@ -132,6 +134,52 @@ def test_arith_fixed_width_pads_every_number_and_scores_like_arith():
         *lines, final = task.target(record).split("\n")
         assert all(re.fullmatch(r"\d{3}[-+*/]\d{3}=\d{3}", line) for line in lines) and re.fullmatch(r"#### \d{3}", final)
     assert max(len(task.target(r)) - len("###") for r in records) + 1 <= task.gen_length  # `####` is one token
+
+
+def test_fixed_width_equation_is_the_digits_layout():
+    assert fixed_width_equation(347, "+", 589, 936) == "0347+0589=00936"
+    assert fixed_width_equation(5927, "*", 8, 47416) == "5927*8=47416"
+    assert fixed_width_equation(195, "/", 5, 39) == "0195/5=00039"
+    assert fixed_width_equation(90, "/", 15, 6) == "0090/0015=00006"  # a two-digit divisor is padded
+    digits = get_task("digits1")
+    for item in digits.generate(200, seed=4):  # a one-operation digits prompt and answer read as one equation
+        a, op, b = re.fullmatch(r"(\d+)([-+*])(\d+)=", item["context"]).groups()
+        equation = fixed_width_equation(int(a), op, int(b), int(item["completion"]))
+        assert equation == digits.prompt(item) + digits.target(item)
+
+
+def test_arith_digits_writes_equations_as_digits_does_and_scores_like_arith():
+    task, plain = get_task("arith_digits"), get_task("arith")
+    item = {"question": "q", "answer": "39*5=195\n195/5=39\n39-11=28\n#### 28"}
+    assert task.target(item) == "0039*5=00195\n0195/5=00039\n0039-0011=00028\n#### 00028"
+    assert task.prompt(item) == plain.prompt(item) and task.gold(item) == plain.gold(item) == "28"
+    assert task.score(item, "#### 00028") and task.score(item, "#### 28") and not task.score(item, "#### 00029")
+    records = task.generate(500, seed=1)
+    for record in records:
+        assert task.score(record, task.target(record)) and plain.score(record, task.target(record))
+        *lines, final = task.target(record).split("\n")
+        assert all(re.fullmatch(r"\d{4}([-+]\d{4}|[*/]\d)=\d{5}", line) for line in lines)
+        assert re.fullmatch(r"#### \d{5}", final)
+    assert max(len(task.target(r)) - len("###") for r in records) + 1 <= task.gen_length  # `####` is one token
+
+
+def test_arith_rejects_a_layout_without_its_width():
+    with pytest.raises(ValueError, match="layout 'digits' with width 0.*width > 0"):
+        get_task("arith", layout="digits")
+    with pytest.raises(ValueError, match="layout 'spaced'"):
+        get_task("arith", layout="spaced", width=3)
+
+
+def test_countdown3_digits_pads_the_target_and_scores_like_countdown3():
+    task, plain = get_task("countdown3_digits"), get_task("countdown3")
+    item = {"input": "44,15,79,50", "output": "44-15=29,79-29=50"}
+    assert task.target(item) == "0044-0015=00029,0079-0029=00050"
+    assert task.prompt(item) == plain.prompt(item)
+    assert task.score(item, task.target(item)) and task.score(item, "44-15=29,79-29=50")
+    assert not task.score(item, "0044-0015=00029,0079-0029=00051")
+    records = task.generate(500, seed=2)
+    assert all(plain.score(r, task.target(r)) for r in records)
+    assert max(len(task.target(r)) for r in records) + 1 <= task.gen_length
 
 
 def test_extract_number_still_importable_from_arith():

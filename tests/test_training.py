@@ -93,7 +93,8 @@ def test_init_from_starts_from_the_given_weights_with_explicit_task_weights(tmp_
 
 
 def test_the_trainable_tasks_are_the_generated_ones(tmp_path):
-    assert {"arith", "arith_fixed", "digits", "digits1", "digits2", "sudoku", "countdown"} <= set(TASK_WEIGHTS)
+    assert {"arith", "arith_fixed", "arith_digits", "digits", "digits1", "digits2", "sudoku", "countdown", "countdown3",
+            "countdown3_digits"} <= set(TASK_WEIGHTS)
     assert all(get_task(name).generate(2, 0) for name in TASK_WEIGHTS)
     with pytest.raises(ValueError, match="cannot train on.*gsm8k.*arith_fixed"):
         train({"gsm8k": 1.0}, tmp_path / "run", PRESETS["tiny"], log=lambda *_: None)

@@ -14,9 +14,14 @@ from unmask.tasks.sudoku import Sudoku
 
 _TASKS = {
     "arith": Arith,
-    "arith_fixed": lambda **options: Arith(**{"name": "arith_fixed", "width": 3, "gen_length": 56, **options}),
+    "arith_fixed": lambda **options: Arith(**{"name": "arith_fixed", "layout": "fixed", "width": 3, "gen_length": 56,
+                                              **options}),
+    "arith_digits": lambda **options: Arith(**{"name": "arith_digits", "layout": "digits", "width": 4, "gen_length": 80,
+                                               **options}),
     "countdown": Countdown,
     "countdown3": lambda **options: Countdown(**{"name": "countdown3", "max_operands": 3, **options}),
+    "countdown3_digits": lambda **options: Countdown(**{"name": "countdown3_digits", "max_operands": 3, "width": 4,
+                                                        **options}),
     "sudoku": Sudoku,
     "digits": Digits,
     "digits1": lambda **options: Digits(**{"name": "digits1", "max_ops": 1, "gen_length": 8, **options}),
@@ -37,7 +42,8 @@ def get_task(name: str, **options) -> Task:
     `countdown3` is countdown with exactly 3 operands (the bundled model's headline countdown test); `digits1` is
     digits with one operation, no chains (a curriculum step for training); `digits2` is digits with exactly two
     operations, the chains only (training weight on the slice where digits fails); `arith_fixed` is arith with its answer at
-    a fixed width (the same records and scoring)."""
+    a fixed width, `arith_digits` and `countdown3_digits` arith and countdown3 with their equations in digits' layout
+    (the same records, prompts and scoring: training targets that reuse what the model learned on digits)."""
     if name not in _TASKS:
         raise ValueError(f"unknown task {name!r}: choose one of {', '.join(available_tasks())}")
     return _TASKS[name](**options)

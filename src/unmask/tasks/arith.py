@@ -4,10 +4,11 @@
 numbers up to 3 digits, each step written out as an equation. Scored on the number after `####` (else the last
 number in the completion), exactly as GSM8K is.
 
-`width` > 0 writes the answer at a fixed width (the record is unchanged): every number of every equation and the
-final answer zero-padded to `width` digits, `39*5=195` -> `039*005=195` and `#### 196` -> `#### 196`, so that each
-digit sits at a fixed distance from the digits it depends on (the layout that made `digits` learnable). The
-question stays in words; scoring is the same (`#### 072` scores as 72). `arith_fixed` is `width=3`, G = 56.
+`layout` chooses how the answer is written (the record is unchanged; scoring is the same, `#### 072` scores as 72):
+`plain` as GSM8K writes it (`39*5=195`); `fixed` every number of every equation and the final answer zero-padded to
+`width` digits (`039*005=195`, `#### 195`; `arith_fixed`, width 3, G = 56); `digits` the layout the bundled model
+learned on `digits` (`0039*5=00195`, `0195+0012=00207`, `#### 00207`: operands at `width` digits, a one-digit
+multiplier or divisor bare, results at `width + 1`; `arith_digits`, width 4, G = 80). The question stays in words.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import ClassVar
 
 from unmask.tasks.answers import extract_number
 from unmask.tasks.base import Task
+from unmask.tasks.digits import fixed_width_equation
 
 _NAMES = ["Tom", "Ana", "Ben", "Mia", "Sam", "Lea", "Max", "Zoe", "Leo", "Ivy", "Dan", "Eva"]
 _ITEMS = ["apples", "stickers", "marbles", "books", "coins", "cards", "pens", "shells", "eggs", "stamps"]
@@ -37,7 +39,13 @@ class Arith(Task):
     fields: ClassVar[tuple[str, ...]] = ("question", "answer")
     min_ops: int = 2
     max_ops: int = 4
+    layout: str = "plain"
     width: int = 0
+
+    def __post_init__(self):
+        if self.layout not in ("plain", "fixed", "digits") or (self.layout != "plain") != (self.width > 0):
+            raise ValueError(f"arith layout {self.layout!r} with width {self.width}: use layout 'plain' with width 0, "
+                             "or 'fixed' / 'digits' with a width > 0")
 
     def sample(self, rng: random.Random) -> dict:
         name, item = rng.choice(_NAMES), rng.choice(_ITEMS)
@@ -73,14 +81,16 @@ class Arith(Task):
         return f"Question: {item['question']}\nAnswer:\n"
 
     def target(self, item: dict) -> str:
-        if not self.width:
+        if self.layout == "plain":
             return item["answer"]
         *equations, final = item["answer"].split("\n")
-        lines = [self._fixed(line) for line in equations]
-        return "\n".join(lines + [f"#### {int(final.removeprefix('#### ')):0{self.width}d}"])
+        final_width = self.width + (self.layout == "digits")
+        lines = [self._write(*_EQUATION.fullmatch(line).groups()) for line in equations]
+        return "\n".join(lines + [f"#### {int(final.removeprefix('#### ')):0{final_width}d}"])
 
-    def _fixed(self, equation: str) -> str:
-        a, op, b, result = _EQUATION.fullmatch(equation).groups()
+    def _write(self, a: str, op: str, b: str, result: str) -> str:
+        if self.layout == "digits":
+            return fixed_width_equation(int(a), op, int(b), int(result), self.width)
         w = self.width
         return f"{int(a):0{w}d}{op}{int(b):0{w}d}={int(result):0{w}d}"
 

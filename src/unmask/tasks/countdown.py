@@ -6,6 +6,11 @@ when exact), each operand and each intermediate result is used exactly once, and
 
 Generated puzzles list their operands in the order of one solution, a left fold `((a op b) op c) ...`, whose
 intermediate results are positive and at most 4 digits, multiplying by a single digit. Any other valid solution scores as correct too.
+
+`width` > 0 writes the target's equations in the layout the bundled model learned on `digits` (the record and the
+scoring are unchanged; `check_solution` reads numbers, so leading zeros are fine): operands at `width` digits, a
+one-digit multiplier or divisor bare, results at `width + 1`: `44-15=29,79-29=50` -> `0044-0015=00029,0079-0029=00050`.
+`countdown3_digits` is countdown3 with width 4.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from unmask.tasks.base import Task
+from unmask.tasks.digits import fixed_width_equation
 
 _EQUATION = re.compile(r"^(\d+)([+\-*/])(\d+)=(\d+)$")
 _MAX_RESULT = 9999
@@ -62,6 +68,7 @@ class Countdown(Task):
     gen_length: int = 48
     min_operands: int = 3
     max_operands: int = 5
+    width: int = 0
 
     def sample(self, rng: random.Random) -> dict:
         while True:
@@ -87,7 +94,10 @@ class Countdown(Task):
         return f"Use {','.join(operands)} to make {target}.\nEquations:\n"
 
     def target(self, item: dict) -> str:
-        return item["output"]
+        if not self.width:
+            return item["output"]
+        equations = [_EQUATION.match(e).groups() for e in item["output"].split(",")]
+        return ",".join(fixed_width_equation(int(x), op, int(y), int(z), self.width) for x, op, y, z in equations)
 
     def extract(self, completion: str):
         return completion.strip().splitlines()[0] if completion.strip() else ""

@@ -29,6 +29,15 @@ _NUMBER = re.compile(r"^\d+$")
 _MAX_RESULT = 99_999
 
 
+def fixed_width_equation(a: int, op: str, b: int, result: int, width: int = 4) -> str:
+    """One equation in the digits layout: `a` and `b` zero-padded to `width` digits, except a one-digit multiplier or
+    divisor, which stays bare; the result padded to `width + 1`. `(347, "+", 589, 936)` -> `0347+0589=00936`,
+    `(5927, "*", 8, 47416)` -> `5927*8=47416`. Tasks whose answers compute (arith, countdown) use it to write their
+    equations in the layout the bundled model learned on digits."""
+    bare = op in "*/" and b < 10
+    return f"{a:0{width}d}{op}{b if bare else f'{b:0{width}d}'}={result:0{width + 1}d}"
+
+
 def _operand(rng: random.Random) -> int:
     """A 3- or 4-digit number, each length equally likely."""
     digits = rng.choice((3, 4))

@@ -50,7 +50,8 @@ PRESETS = {
     "small": TrainConfig(),
 }
 
-TASK_WEIGHTS = {"arith": 0.4, "arith_fixed": 0.4, "countdown": 0.35, "sudoku": 0.25, "digits": 0.5, "digits1": 0.5, "digits2": 0.5}
+TASK_WEIGHTS = {"arith": 0.4, "arith_fixed": 0.4, "arith_digits": 0.4, "countdown": 0.35, "countdown3": 0.35,
+                "countdown3_digits": 0.35, "sudoku": 0.25, "digits": 0.5, "digits1": 0.5, "digits2": 0.5}
 TOKENIZER_SEED = 10_000
 
 
