@@ -122,17 +122,26 @@ def test_arith_scores_the_marked_number_else_the_last():
     assert task.prompt(item) == "Question: q\nAnswer:\n"
 
 
-def test_arith_fixed_width_pads_every_number_and_scores_like_arith():
-    task, plain = get_task("arith_fixed"), get_task("arith")
+@pytest.mark.parametrize(("name", "target", "final", "line_pattern", "final_pattern"), [
+    ("arith_fixed", "039*005=195\n195/005=039\n039-011=028\n#### 028", "028",
+     r"\d{3}[-+*/]\d{3}=\d{3}", r"#### \d{3}"),
+    ("arith_digits", "0039*5=00195\n0195/5=00039\n0039-0011=00028\n#### 00028", "00028",
+     r"\d{4}([-+]\d{4}|[*/]\d)=\d{5}", r"#### \d{5}"),
+])
+def test_arith_layouts_rewrite_the_answer_and_score_like_arith(name, target, final, line_pattern, final_pattern):
+    """`arith_fixed` pads every number to 3 digits; `arith_digits` writes each equation as digits does."""
+    task, plain = get_task(name), get_task("arith")
     item = {"question": "q", "answer": "39*5=195\n195/5=39\n39-11=28\n#### 28"}
-    assert task.target(item) == "039*005=195\n195/005=039\n039-011=028\n#### 028"
+    assert task.target(item) == target
     assert task.prompt(item) == plain.prompt(item) and task.gold(item) == plain.gold(item) == "28"
-    assert task.score(item, "#### 028") and task.score(item, "#### 28") and not task.score(item, "#### 029")
+    assert task.score(item, f"#### {final}") and task.score(item, "#### 28")
+    assert not task.score(item, f"#### {final[:-1]}9")
     records = task.generate(500, seed=1)
     for record in records:  # GSM8K records; only the answer's layout differs
+        assert task.score(record, task.target(record)) and plain.score(record, task.target(record))
         assert task.gold(record) == plain.gold(record) == str(int(task.target(record).split()[-1]))
-        *lines, final = task.target(record).split("\n")
-        assert all(re.fullmatch(r"\d{3}[-+*/]\d{3}=\d{3}", line) for line in lines) and re.fullmatch(r"#### \d{3}", final)
+        *lines, last = task.target(record).split("\n")
+        assert all(re.fullmatch(line_pattern, line) for line in lines) and re.fullmatch(final_pattern, last)
     assert max(len(task.target(r)) - len("###") for r in records) + 1 <= task.gen_length  # `####` is one token
 
 
@@ -146,21 +155,6 @@ def test_fixed_width_equation_is_the_digits_layout():
         a, op, b = re.fullmatch(r"(\d+)([-+*])(\d+)=", item["context"]).groups()
         equation = fixed_width_equation(int(a), op, int(b), int(item["completion"]))
         assert equation == digits.prompt(item) + digits.target(item)
-
-
-def test_arith_digits_writes_equations_as_digits_does_and_scores_like_arith():
-    task, plain = get_task("arith_digits"), get_task("arith")
-    item = {"question": "q", "answer": "39*5=195\n195/5=39\n39-11=28\n#### 28"}
-    assert task.target(item) == "0039*5=00195\n0195/5=00039\n0039-0011=00028\n#### 00028"
-    assert task.prompt(item) == plain.prompt(item) and task.gold(item) == plain.gold(item) == "28"
-    assert task.score(item, "#### 00028") and task.score(item, "#### 28") and not task.score(item, "#### 00029")
-    records = task.generate(500, seed=1)
-    for record in records:
-        assert task.score(record, task.target(record)) and plain.score(record, task.target(record))
-        *lines, final = task.target(record).split("\n")
-        assert all(re.fullmatch(r"\d{4}([-+]\d{4}|[*/]\d)=\d{5}", line) for line in lines)
-        assert re.fullmatch(r"#### \d{5}", final)
-    assert max(len(task.target(r)) - len("###") for r in records) + 1 <= task.gen_length  # `####` is one token
 
 
 def test_arith_rejects_a_layout_without_its_width():
