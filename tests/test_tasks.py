@@ -32,7 +32,7 @@ class ChatTokenizer:
 
 
 def test_registry_lists_every_task():
-    assert available_tasks() == sorted(["arith", "arith_fixed", "arith_digits", "countdown", "countdown3",
+    assert available_tasks() == sorted(["arith", "arith_fixed", "arith_digits", "arith_digits1", "countdown", "countdown3",
                                         "countdown3_digits", "sudoku", "digits", "digits1", "digits2", "gsm8k",
                                         "math500", "humaneval", "mbpp"])
 
@@ -42,6 +42,13 @@ def test_digits1_has_exactly_one_operation():
     assert task.name == "digits1"
     records = task.generate(200, 0)
     assert all("," not in r["completion"] and len(re.findall(r"[+\-*]", r["context"])) == 1 for r in records)
+
+
+def test_arith_digits1_asks_for_exactly_one_operation():
+    task = get_task("arith_digits1")
+    records = task.generate(200, 0)
+    assert all(r["answer"].count("\n") == 1 and r["question"].count(".") == 2 for r in records)
+    assert {re.search(r"[-+*/]", r["answer"]).group() for r in records} == set("+-*/")
 
 
 def test_digits2_is_the_chains_of_digits():
@@ -127,9 +134,12 @@ def test_arith_scores_the_marked_number_else_the_last():
      r"\d{3}[-+*/]\d{3}=\d{3}", r"#### \d{3}"),
     ("arith_digits", "0039*5=00195\n0195/5=00039\n0039-0011=00028\n#### 00028", "00028",
      r"\d{4}([-+]\d{4}|[*/]\d)=\d{5}", r"#### \d{5}"),
+    ("arith_digits1", "0039*5=00195\n0195/5=00039\n0039-0011=00028\n#### 00028", "00028",
+     r"\d{4}([-+]\d{4}|[*/]\d)=\d{5}", r"#### \d{5}"),
 ])
 def test_arith_layouts_rewrite_the_answer_and_score_like_arith(name, target, final, line_pattern, final_pattern):
-    """`arith_fixed` pads every number to 3 digits; `arith_digits` writes each equation as digits does."""
+    """`arith_fixed` pads every number to 3 digits; `arith_digits` (and its one-operation `arith_digits1`) write each
+    equation as digits does."""
     task, plain = get_task(name), get_task("arith")
     item = {"question": "q", "answer": "39*5=195\n195/5=39\n39-11=28\n#### 28"}
     assert task.target(item) == target

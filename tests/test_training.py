@@ -93,7 +93,7 @@ def test_init_from_starts_from_the_given_weights_with_explicit_task_weights(tmp_
 
 
 def test_the_trainable_tasks_are_the_generated_ones(tmp_path):
-    assert {"arith", "arith_fixed", "arith_digits", "digits", "digits1", "digits2", "sudoku", "countdown", "countdown3",
+    assert {"arith", "arith_fixed", "arith_digits", "arith_digits1", "digits", "digits1", "digits2", "sudoku", "countdown", "countdown3",
             "countdown3_digits"} <= set(TASK_WEIGHTS)
     assert all(get_task(name).generate(2, 0) for name in TASK_WEIGHTS)
     with pytest.raises(ValueError, match="cannot train on.*gsm8k.*arith_fixed"):
@@ -137,6 +137,36 @@ def test_cli_block_masking_reaches_the_run(tmp_path):
     main(["train", "--config", "tiny", "--steps", "2", "--task", "sudoku", "--fp32", "--block-masking", "8",
           "--out", str(out)])
     assert json.loads((out / "model" / "training.json").read_text())["config"]["block_masking"] == 8
+
+
+def test_cli_train_device_is_checked_before_a_run_starts_and_recorded(tmp_path, capsys):
+    from unmask.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--config", "tiny", "--steps", "2", "--task", "sudoku", "--device", "gpu0",
+              "--out", str(tmp_path / "bad")])
+    assert "cuda" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    out = tmp_path / "run"
+    main(["train", "--config", "tiny", "--steps", "2", "--task", "sudoku", "--fp32", "--device", "cpu",
+          "--out", str(out)])
+    assert json.loads((out / "model" / "training.json").read_text())["device"] == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_on_cuda_sees_the_data_and_masks_a_cpu_run_sees(tmp_path):
+    cfg = replace(PRESETS["tiny"], steps=6, save_every=3, warmup=2, bf16=False)
+    for device in ("cpu", "cuda"):  # each run stops at step 3 and resumes: the loss log averages the same steps
+        train(["sudoku", "countdown"], tmp_path / device, cfg, until=3, device=device, log=lambda *_: None)
+        train(["sudoku", "countdown"], tmp_path / device, cfg, resume=True, device=device, log=lambda *_: None)
+    on_cpu, on_cuda = tmp_path / "cpu" / "model", tmp_path / "cuda" / "model"
+    cpu_meta, cuda_meta = (json.loads((d / "training.json").read_text()) for d in (on_cpu, on_cuda))
+    assert cuda_meta["device"].startswith("cuda") and cuda_meta["step"] == 6
+    cpu_loss = {entry["step"]: entry["loss"] for entry in cpu_meta["history"]}
+    cuda_loss = {entry["step"]: entry["loss"] for entry in cuda_meta["history"]}
+    assert cuda_loss[3] == pytest.approx(cpu_loss[3], rel=1e-3) and cuda_loss[6] == pytest.approx(cpu_loss[6], rel=1e-3)
+    cpu_weights = torch.load(tmp_path / "cpu" / "checkpoint.pt", weights_only=False)["model"]
+    cuda_weights = torch.load(tmp_path / "cuda" / "checkpoint.pt", weights_only=False, map_location="cpu")["model"]
+    assert all(torch.allclose(cpu_weights[k], cuda_weights[k], atol=1e-3) for k in cpu_weights)
 
 
 def test_cli_task_weights_parse():

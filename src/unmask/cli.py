@@ -358,7 +358,7 @@ def _train(args) -> int:
 
         init_from = bundled_model_path() if args.init_from == "bundled" else args.init_from
     model_dir = train(_task_weights(args.task), args.out, cfg, resume=args.resume, until=args.until,
-                      init_from=init_from)
+                      init_from=init_from, device=args.device)
     print(f"exported {model_dir}")
     return 0
 
@@ -445,6 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--block-masking", type=int, metavar="B",
                        help="train half the examples in the states of block-by-block decoding with block length B "
                             "(earlier blocks shown, later ones masked); 0 = uniform masking only (default)")
+    train.add_argument("--device", type=_checked("device"),
+                       help="train on cpu (default), cuda or cuda:N; the data and masks are the same either way")
     train.set_defaults(func=_train)
     return parser
 

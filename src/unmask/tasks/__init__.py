@@ -18,6 +18,8 @@ _TASKS = {
                                               **options}),
     "arith_digits": lambda **options: Arith(**{"name": "arith_digits", "layout": "digits", "width": 4, "gen_length": 80,
                                                **options}),
+    "arith_digits1": lambda **options: Arith(**{"name": "arith_digits1", "layout": "digits", "width": 4,
+                                                "min_ops": 1, "max_ops": 1, "gen_length": 32, **options}),
     "countdown": Countdown,
     "countdown3": lambda **options: Countdown(**{"name": "countdown3", "max_operands": 3, **options}),
     "countdown3_digits": lambda **options: Countdown(**{"name": "countdown3_digits", "max_operands": 3, "width": 4,

@@ -30,6 +30,10 @@ class Batch:
     answer_mask: torch.Tensor
     task: str
 
+    def to(self, device) -> "Batch":
+        """The same batch with its tensors on `device`."""
+        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.answer_mask.to(device), self.task)
+
 
 def encode_examples(tokenizer, task, records: list[dict]) -> Batch:
     """Tokenize `records` of `task` into one batch: prompt + answer + EOS up to `task.gen_length`."""

@@ -67,7 +67,8 @@ def masked_diffusion_loss(model, batch: Batch, mask_id: int, generator: torch.Ge
         (loss, accuracy): loss a scalar tensor with grad; accuracy a float over the masked positions.
     """
     ids, answer = batch.input_ids, batch.answer_mask  # (B, L)
-    masked, rate = sample_masks(answer, generator, eps, block_length)  # (B, L), (B, L)
+    masked, rate = sample_masks(answer.cpu(), generator, eps, block_length)  # (B, L), (B, L), drawn on the CPU
+    masked, rate = masked.to(ids.device), rate.to(ids.device)
     logits = masked_logits(model, batch, masked, mask_id)  # (B, L, V)
     token_loss = F.cross_entropy(logits[masked].float(), ids[masked], reduction="none")  # (N,)
     if weighting == "inverse_t":

@@ -16,6 +16,7 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+from unmask.devices import parse_device
 from unmask.tasks import get_task
 from unmask.training.data import TaskMixture
 from unmask.training.objective import WEIGHTINGS, masked_diffusion_loss
@@ -50,7 +51,7 @@ PRESETS = {
     "small": TrainConfig(),
 }
 
-TASK_WEIGHTS = {"arith": 0.4, "arith_fixed": 0.4, "arith_digits": 0.4, "countdown": 0.35, "countdown3": 0.35,
+TASK_WEIGHTS = {"arith": 0.4, "arith_fixed": 0.4, "arith_digits": 0.4, "arith_digits1": 0.4, "countdown": 0.35, "countdown3": 0.35,
                 "countdown3_digits": 0.35, "sudoku": 0.25, "digits": 0.5, "digits1": 0.5, "digits2": 0.5}
 TOKENIZER_SEED = 10_000
 
@@ -99,7 +100,8 @@ def export(model, tokenizer, out: Path, meta: dict) -> None:
 
 
 def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig, resume: bool = False,
-          until: int | None = None, init_from: str | Path | None = None, log=print) -> Path:
+          until: int | None = None, init_from: str | Path | None = None, device: str | torch.device | None = None,
+          log=print) -> Path:
     """Train (or resume) and return the exported model directory `out/model`.
 
     Args:
@@ -108,8 +110,11 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
             `resume=True` run continues exactly as an uninterrupted one would.
         init_from: an exported model directory (e.g. the bundled model) whose weights and tokenizer a new run
             starts from, with a fresh optimiser and schedule; the model shape then comes from its config.
+        device: where the model trains ("cpu", the default, or "cuda", "cuda:N", ...). The data and the masks are
+            drawn on the CPU from the same seeds either way; an accelerator changes the arithmetic, not the data.
     """
     out = Path(out)
+    device = parse_device(device) or torch.device("cpu")
     weights = dict(tasks) if isinstance(tasks, dict) else {t: TASK_WEIGHTS.get(t, 0.0) for t in tasks}
     if cfg.loss_weighting not in WEIGHTINGS:
         raise ValueError(f"unknown loss weighting {cfg.loss_weighting!r}: choose from {', '.join(WEIGHTINGS)}")
@@ -134,7 +139,7 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
     torch.manual_seed(cfg.seed)
     earlier = earlier_pieces(init_from)
     if resume:
-        state = torch.load(checkpoint_path, weights_only=False)
+        state = torch.load(checkpoint_path, weights_only=False, map_location="cpu")
         cfg = replace(TrainConfig(**state["config"]), steps=cfg.steps)
         earlier = state.get("earlier_pieces", [])
         tokenizer = AutoTokenizer.from_pretrained(out / "tokenizer")
@@ -151,6 +156,7 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
         tokenizer = train_tokenizer(_tokenizer_corpus(list(weights)), cfg.vocab_size)
         tokenizer.save_pretrained(out / "tokenizer")
         model = build_model(cfg, tokenizer)
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     generator = torch.Generator().manual_seed(cfg.seed)
     history, start = [], 0
@@ -162,7 +168,7 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
     mixture = TaskMixture(tokenizer, weights, cfg.batch_size, cfg.seed)
     mask_id = tokenizer.mask_token_id
     params = sum(p.numel() for p in model.parameters())
-    log(f"model: {params / 1e6:.2f}M parameters; steps {start}..{cfg.steps}; out {out}")
+    log(f"model: {params / 1e6:.2f}M parameters on {device}; steps {start}..{cfg.steps}; out {out}")
 
     model.train()
     columns = [TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -175,10 +181,10 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
         stop = cfg.steps if until is None else min(until, cfg.steps)
         for step in range(start, stop):
             tick = time.time()
-            batch = mixture.batch(step)
+            batch = mixture.batch(step).to(device)
             for group in optimizer.param_groups:
                 group["lr"] = _lr(cfg, step)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 loss, acc = masked_diffusion_loss(model, batch, mask_id, generator, weighting=cfg.loss_weighting,
                                                   block_length=cfg.block_masking)
             optimizer.zero_grad(set_to_none=True)
@@ -195,7 +201,8 @@ def train(tasks: list[str] | dict[str, float], out: str | Path, cfg: TrainConfig
                     log(f"step {step + 1}/{cfg.steps} loss {mean[0]:.4f} acc {mean[1]:.4f} "
                         f"{mean[2]:.0f} ex/s {time.time() - began:.0f}s")
             if (step + 1) % cfg.save_every == 0 or step + 1 == stop:
-                _save(out, model, tokenizer, optimizer, generator, cfg, step + 1, history, params, weights, earlier)
+                _save(out, model, tokenizer, optimizer, generator, cfg, step + 1, history, params, weights, earlier,
+                      device)
     return model_dir
 
 
@@ -212,14 +219,14 @@ def earlier_pieces(init_from: str | Path | None) -> list[dict]:
              "init_from": config.get("init_from")}]
 
 
-def _save(out, model, tokenizer, optimizer, generator, cfg, step, history, params, tasks, earlier) -> None:
+def _save(out, model, tokenizer, optimizer, generator, cfg, step, history, params, tasks, earlier, device) -> None:
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
              "config": asdict(cfg), "step": step, "history": history, "earlier_pieces": earlier}
     tmp = out / "checkpoint.pt.tmp"
     torch.save(state, tmp)
     tmp.replace(out / "checkpoint.pt")
     meta = {"config": asdict(cfg), "tasks": tasks, "step": step, "parameters": params, "history": history,
-            "torch": torch.__version__, "threads": torch.get_num_threads()}
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device)}
     meta["pieces"] = earlier + [{"steps": step, "seed": cfg.seed, "tasks": tasks, "init_from": cfg.init_from}]
     meta["cumulative_steps"] = sum(piece["steps"] for piece in meta["pieces"])
     export(model, tokenizer, out / "model", meta)
