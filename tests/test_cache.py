@@ -63,3 +63,19 @@ def test_cache_needs_an_adapter_that_takes_one(tiny_model):
 
     with pytest.raises(ValueError, match="use cache='none'"):
         unmask.generate(ScriptedDenoiser([[5] * 8], 1), [[10]], gen_length=8, block_length=8, cache="prefix")
+
+
+def test_the_cache_goes_to_the_keyword_the_installed_transformers_reads():
+    """transformers renamed the forward's `past_key_values` to `cache` during 5.x; an older forward swallows `cache=`
+    in **kwargs and leaves the KV cache empty, so the adapter must pick the name the forward declares."""
+    from unmask.models.adapters import _cache_keyword
+
+    class Before:
+        def forward(self, input_ids=None, past_key_values=None, use_cache=None, **kwargs):
+            pass
+
+    class After:
+        def forward(self, input_ids=None, cache=None, use_cache=None, **kwargs):
+            pass
+
+    assert _cache_keyword(Before()) == "past_key_values" and _cache_keyword(After()) == "cache"

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from unmask.models.base import Denoiser, positions_from_mask
@@ -108,8 +110,9 @@ class BidirectionalDenoiser(Denoiser):
 
         config = self.model.config
         cache = DynamicCache(ddp_cache_data=past, config=config) if past else DynamicCache(config=config)
-        out = self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions, cache=cache,
-                         use_cache=True, logits_to_keep=0 if keep is None else keep.to(ids.device))
+        out = self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions,
+                         **{_cache_keyword(self.model): cache}, use_cache=True,
+                         logits_to_keep=0 if keep is None else keep.to(ids.device))
         layers = None if past else [(layer.keys, layer.values) for layer in cache.layers]
         return out.logits, layers
 
@@ -142,6 +145,12 @@ class RemoteDreamDenoiser(Denoiser):
             pair_mask = attention_mask.bool()[:, None, None, :] & attention_mask.bool()[:, None, :, None]
             logits = self.model(ids, attention_mask=pair_mask, position_ids=positions_from_mask(attention_mask)).logits
         return shift_right(logits, 1)
+
+
+def _cache_keyword(model) -> str:
+    """The forward's name for the KV cache: `cache` in current transformers, `past_key_values` before 5.2x (there an
+    unknown `cache=` is swallowed by **kwargs and the cache silently stays empty)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def shift_right(logits: torch.Tensor, shift: int) -> torch.Tensor:
