@@ -48,3 +48,14 @@ def test_demo_rejects_bad_arguments_before_loading_a_model():
         main(["--n", "0"])
     with pytest.raises(ValueError, match="unknown task"):
         main(["--task", "sudoku9"])
+    with pytest.raises(ValueError, match="unknown task"):
+        main(["--task", "sudoku,sudoku9"])  # every task is checked before the model loads
+
+
+def test_demo_prints_a_table_and_a_marked_example_per_task(capsys):
+    assert main(["--task", "sudoku,countdown3", "--n", "4"]) == 0
+    text = capsys.readouterr().out
+    for name in ("sudoku", "countdown3"):
+        assert f"on 4 fresh {name} problems" in text and f"{name} problem " in text
+    assert text.count("95% interval") == 2
+    assert text.count(" right") + text.count(" WRONG") == 2 * len(PLANNERS)
