@@ -43,6 +43,17 @@ def _samples(out: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "samples.jsonl").read_text().splitlines()]
 
 
+def test_exact_mcnemar_is_the_two_sided_binomial_test_on_the_discordant_problems():
+    from unmask.evaluate.stats import exact_mcnemar
+
+    assert exact_mcnemar(0, 0) == 1.0 and exact_mcnemar(5, 5) == 1.0
+    assert exact_mcnemar(0, 6) == pytest.approx(2 / 64) == exact_mcnemar(6, 0)
+    assert exact_mcnemar(1, 9) == pytest.approx(2 * (1 + 10) / 1024)
+    assert exact_mcnemar(44, 20) < 0.005 < exact_mcnemar(35, 25)
+    with pytest.raises(ValueError, match=">= 0"):
+        exact_mcnemar(-1, 3)
+
+
 def test_wilson_interval():
     assert wilson_interval(0, 10)[0] == 0.0 and 0.25 < wilson_interval(0, 10)[1] < 0.35
     low, high = wilson_interval(50, 100)

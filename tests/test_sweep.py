@@ -58,6 +58,27 @@ def test_sweep_command_writes_results_table_plot_and_resumes(tmp_path, model_dir
     assert len((out / "results.jsonl").read_text().splitlines()) == 8, "a rerun must not duplicate results"
     shown = subprocess.run([sys.executable, "-m", "unmask", "show", str(out)], env=ENV, capture_output=True, text=True)
     assert shown.stdout.strip() == table.strip()
+    paired = subprocess.run([sys.executable, "-m", "unmask", "show", str(out), "--paired", "dilated"], env=ENV,
+                            capture_output=True, text=True)
+    assert paired.returncode == 0, paired.stderr[-2000:]
+    assert paired.stdout.startswith(table.strip())
+    after = paired.stdout.split("| B | dilated against |")[1]
+    rows = [line.split(" | ") for line in after.splitlines() if line.startswith("| 4 | ")]
+    assert len(rows) == 3  # token-by-token, NFE-matched confidence, entropy_bound against DUS at B = 4
+    correct = {}  # (B, planner, options) -> {id: correct}, read straight from the run directories
+    for r in results:
+        samples = (out / "runs" / os.path.basename(r["directory"]) / "samples.jsonl").read_text().splitlines()
+        key = (r["block_length"], r["planner"], json.dumps(r["options"], sort_keys=True))
+        correct[key] = {json.loads(x)["id"]: json.loads(x)["correct"] for x in samples}
+    dus = correct[(4, "dilated", json.dumps({}))]
+    matched = correct[(4, "confidence", json.dumps({"match": "dilated"}))]
+    row = next(r for r in rows if "match=dilated" in r[1])
+    assert int(row[5]) == sum(dus[i] and not matched[i] for i in dus)
+    assert int(row[6]) == sum(matched[i] and not dus[i] for i in dus)
+    assert int(row[4]) == sum(dus[i] and matched[i] for i in dus)
+    unknown = subprocess.run([sys.executable, "-m", "unmask", "show", str(out), "--paired", "binary"], env=ENV,
+                             capture_output=True, text=True)
+    assert unknown.returncode != 0 and "dilated" in unknown.stderr
     retrained = tmp_path / "retrained"  # other weights in the same --out: evaluated anew, never the old summaries
     shutil.copytree(model_dir, retrained)
     config = json.loads((retrained / "config.json").read_text())
@@ -108,3 +129,24 @@ def test_envelope_is_a_staircase_through_the_pareto_points():
     points = [(10, 50), (20, 60), (30, 55), (5, 40)]
     assert envelope(points, lower_x_better=True) == [(5, 40), (10, 40), (10, 50), (20, 50), (20, 60)]
     assert envelope([(2.0, 90), (4.0, 50)], lower_x_better=False) == [(4.0, 50), (2.0, 50), (2.0, 90)]
+
+
+def test_paired_table_counts_the_problems_only_one_config_solves(tmp_path):
+    from unmask.evaluate.stats import exact_mcnemar
+    from unmask.evaluate.sweep import paired_table
+
+    def run(name, planner, options, correct):
+        directory = tmp_path / "runs" / name
+        directory.mkdir(parents=True)
+        lines = [json.dumps({"id": i, "correct": c, "nfe": 4, "tokens": 8, "seconds": 0.1}) for i, c in enumerate(correct)]
+        (directory / "samples.jsonl").write_text("\n".join(lines) + "\n")
+        return {"block_length": 8, "planner": planner, "options": options, "mean_nfe": 4.0,
+                "accuracy": sum(correct) / len(correct), "directory": f"/elsewhere/{name}"}
+
+    dus = run("d", "dilated", {}, [True] * 6 + [False] * 4)
+    matched = run("m", "confidence", {"match": "dilated"}, [True, True, False, False, False, False, True, False, False,
+                                                            False])
+    table = paired_table([dus, matched], tmp_path)
+    row = [line for line in table.splitlines() if "match=dilated" in line][0].split(" | ")
+    assert row[4:7] == ["2", "4", "1"]  # both right: ids 0, 1; DUS alone: 2-5; the other alone: 6
+    assert row[7].rstrip(" |") == f"{exact_mcnemar(4, 1):.2g}"

@@ -236,7 +236,7 @@ def _serve(args) -> int:
 def _show(args) -> int:
     from unmask.evaluate.sweep import show
 
-    print(show(args.directory))
+    print(show(args.directory, paired=args.paired))
     return 0
 
 
@@ -401,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sh = commands.add_parser("show", help="print the table of a sweep directory")
     sh.add_argument("directory")
+    sh.add_argument("--paired", metavar="PLANNER",
+                    help="also compare PLANNER with every other config problem by problem (exact McNemar), e.g. dilated")
     sh.set_defaults(func=_show)
 
     harness = commands.add_parser("lm-eval", help="run lm-evaluation-harness with --model unmask available",

@@ -21,7 +21,8 @@ from pathlib import Path
 from unmask.config import DecodeConfig
 from unmask.evaluate.harness import evaluate, model_fingerprint
 from unmask.evaluate.plots import family
-from unmask.evaluate.records import append_records, read_records
+from unmask.evaluate.records import append_records, read_records, read_samples
+from unmask.evaluate.stats import exact_mcnemar
 
 ADAPTIVE = {"threshold": "tau", "entropy_bound": "gamma", "klass": "tau", "credit": "tau", "wino": "tau",
             "verified_eb": "gamma"}
@@ -159,9 +160,57 @@ def markdown_table(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def show(directory: str | Path) -> str:
-    """The table of a finished (or partial) sweep directory."""
+def show(directory: str | Path, paired: str | None = None) -> str:
+    """The table of a finished (or partial) sweep directory; with `paired`, `paired_table` against that planner."""
     path = Path(directory) / "results.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"no results.jsonl in {directory}: run `unmask sweep --out {directory}` first")
-    return markdown_table(read_records(path))
+    results = read_records(path)
+    table = markdown_table(results)
+    return table if paired is None else table + "\n" + paired_table(results, Path(directory), paired)
+
+
+def paired_table(results: list[dict], directory: Path, reference: str = "dilated") -> str:
+    """`reference` (its default options) against every other config of the same block length, problem by problem.
+
+    Every config of a sweep decodes the same records, so two configs can be compared on each problem: the table
+    counts the problems only one of the two solves and gives the exact McNemar p-value of that split, a sharper test
+    than comparing two accuracies' intervals. Per-sample results are read from `directory/runs/<run>/samples.jsonl`.
+    """
+    by_block: dict[int, list[dict]] = {}
+    for r in results:
+        by_block.setdefault(r["block_length"], []).append(r)
+    lines = [f"| B | {reference} against | NFE / sample | accuracy | both right | only {reference} | only the other "
+             f"| exact McNemar p |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    found = False
+    for block, group in sorted(by_block.items()):
+        anchors = [r for r in group if r["planner"] == reference and not _speed_options(r)]
+        if not anchors:
+            continue
+        found = True
+        mine = _correct_by_id(directory, anchors[0])
+        for other in group:
+            if other is anchors[0]:
+                continue
+            theirs = _correct_by_id(directory, other)
+            shared = mine.keys() & theirs.keys()
+            both = sum(mine[i] and theirs[i] for i in shared)
+            only_mine = sum(mine[i] and not theirs[i] for i in shared)
+            only_theirs = sum(theirs[i] and not mine[i] for i in shared)
+            lines.append(f"| {block} | {label(other)} | {other['mean_nfe']:.1f} | {100 * other['accuracy']:.1f} | "
+                         f"{both} | {only_mine} | {only_theirs} | {exact_mcnemar(only_mine, only_theirs):.2g} |")
+    if not found:
+        raise ValueError(f"no {reference!r} run with its default options in this sweep: pass --paired with one of "
+                         f"{', '.join(sorted({r['planner'] for r in results}))}")
+    return "\n".join(lines) + "\n"
+
+
+def _speed_options(result: dict) -> dict:
+    """The options that set a config apart from the planner's default (a zero spacing stride is the default)."""
+    return {k: v for k, v in result["options"].items() if not (k == "start_stride" and v == 0)}
+
+
+def _correct_by_id(directory: Path, result: dict) -> dict[int, bool]:
+    """{record id: correct} of one sweep config, from its run's sample file."""
+    run = directory / "runs" / Path(result["directory"]).name
+    return {s["id"]: s["correct"] for s in read_samples(run / "samples.jsonl")}
