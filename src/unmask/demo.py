@@ -1,10 +1,11 @@
 """The demo `scripts/demo.sh` runs: how often each planner answers fresh problems right, at what cost, and one
 problem's answers coloured by the call that revealed each token, marked right or wrong.
 
-    python -m unmask.demo [--task sudoku,countdown3] [--n 100] [--model DIR]
+    python -m unmask.demo [--task sudoku] [--n 100] [--model DIR]
 
-The default tasks are the two where the bundled model's planners part most (its card): sudoku, whose cells depend on
-their row, column and box, and countdown3, two equations whose digits carry into their neighbours.
+The default task is sudoku, where the bundled model's planners part most (its card: at B = 8, DUS 91.6% against
+NFE-matched confidence's 71.4% on 500 puzzles). `--task sudoku,countdown3` adds countdown3, where DUS's lead over
+NFE-matched confidence is 5 points on 500 problems (significant only paired), too small to show on 100.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _one_line(model, tokens: list[int], reveal_step: list[int]) -> Text:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unmask.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="sudoku,countdown3",
+    parser.add_argument("--task", default="sudoku",
                         help="tasks with a generator, comma-separated (sudoku, countdown3, digits, ...)")
     parser.add_argument("--n", type=int, default=100, help="fresh problems to decode")
     parser.add_argument("--seed", type=int, default=DEFAULT_EVAL_SEED, help="seed of the problems (never trained on)")
