@@ -10,8 +10,8 @@ the median of `--repeats` runs after one warm-up, the planners alternating run b
 - `generate` at G = 256, B = 32 after a `--prompt`-token prompt: token by token (confidence, 256 calls) against DUS
   (40 calls), with cache none, prefix and dual.
 
-    python benchmarks/gpu_8b.py --device cuda            # about 2 minutes on one H200, 17 GB of GPU memory
-    python benchmarks/gpu_8b.py --device cpu --tiny      # the same code path on a 2-layer toy, for a dry run
+    python benchmarks/gpu_8b.py --device cuda --repeats 2  # 137 s on one H200, 30.8 GiB of GPU memory at peak
+    python benchmarks/gpu_8b.py --device cpu --tiny        # the same code path on a 2-layer toy, for a dry run
 """
 
 from __future__ import annotations
