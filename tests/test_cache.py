@@ -78,4 +78,4 @@ def test_the_cache_goes_to_the_keyword_the_installed_transformers_reads():
         def forward(self, input_ids=None, cache=None, use_cache=None, **kwargs):
             pass
 
-    assert _cache_keyword(Before()) == "past_key_values" and _cache_keyword(After()) == "cache"
+    assert _cache_keyword(Before) == "past_key_values" and _cache_keyword(After) == "cache"

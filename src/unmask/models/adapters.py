@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import torch
@@ -111,7 +112,7 @@ class BidirectionalDenoiser(Denoiser):
         config = self.model.config
         cache = DynamicCache(ddp_cache_data=past, config=config) if past else DynamicCache(config=config)
         out = self.model(input_ids=ids, attention_mask=attention_mask, position_ids=positions,
-                         **{_cache_keyword(self.model): cache}, use_cache=True,
+                         **{_cache_keyword(type(self.model)): cache}, use_cache=True,
                          logits_to_keep=0 if keep is None else keep.to(ids.device))
         layers = None if past else [(layer.keys, layer.values) for layer in cache.layers]
         return out.logits, layers
@@ -147,10 +148,11 @@ class RemoteDreamDenoiser(Denoiser):
         return shift_right(logits, 1)
 
 
-def _cache_keyword(model) -> str:
+@functools.cache
+def _cache_keyword(model_class: type) -> str:
     """The forward's name for the KV cache: `cache` in current transformers, `past_key_values` before 5.2x (there an
-    unknown `cache=` is swallowed by **kwargs and the cache silently stays empty)."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    unknown `cache=` is swallowed by **kwargs and the cache silently stays empty). Read once per model class."""
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def shift_right(logits: torch.Tensor, shift: int) -> torch.Tensor:
