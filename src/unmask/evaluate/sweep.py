@@ -88,11 +88,14 @@ def run_sweep(model, task, records, configs: list[DecodeConfig], out: str | Path
     return results
 
 
+def _speed_options(result: dict) -> dict:
+    """The options that set a config apart from the planner's default (a zero spacing stride is the default)."""
+    return {k: v for k, v in result["options"].items() if not (k == "start_stride" and v == 0)}
+
+
 def label(result: dict) -> str:
     """Planner and options, e.g. `threshold tau=0.9 g0=2`."""
-    options = dict(result["options"])
-    if options.get("start_stride") == 0:
-        options.pop("start_stride")
+    options = _speed_options(result)
     if result["planner"] == "confidence" and not options:
         return "confidence (token-by-token)"
     text = " ".join(f"{'g0' if k == 'start_stride' else k}={v}" for k, v in options.items())
@@ -203,11 +206,6 @@ def paired_table(results: list[dict], directory: Path, reference: str = "dilated
         raise ValueError(f"no {reference!r} run with its default options in this sweep: pass --paired with one of "
                          f"{', '.join(sorted({r['planner'] for r in results}))}")
     return "\n".join(lines) + "\n"
-
-
-def _speed_options(result: dict) -> dict:
-    """The options that set a config apart from the planner's default (a zero spacing stride is the default)."""
-    return {k: v for k, v in result["options"].items() if not (k == "start_stride" and v == 0)}
 
 
 def _correct_by_id(directory: Path, result: dict) -> dict[int, bool]:
