@@ -20,7 +20,7 @@ import argparse
 import time
 
 import torch
-from common import save
+from common import median_time, save
 from transformers import LlamaConfig, LlamaForCausalLM
 
 import unmask
@@ -75,15 +75,15 @@ def main():
     forward = []
     for length in (512, 1280):
         ids = torch.randint(3, 126000, (1, length), device=device)
-        times = []
-        for repeat in range(args.repeats + 1):
-            start = now()
+
+        def call():
             with torch.inference_mode():
                 model(ids)
-            if repeat:
-                times.append(now() - start)
-        forward.append({"batch": 1, "length": length, "ms": 1000 * median(times)})
-        print(f"forward batch 1 length {length}: {1000 * median(times):.1f} ms", flush=True)
+            return now()  # waits for the forward's queued kernels
+
+        seconds = median_time(call, args.repeats)[0]
+        forward.append({"batch": 1, "length": length, "ms": 1000 * seconds})
+        print(f"forward batch 1 length {length}: {1000 * seconds:.1f} ms", flush=True)
 
     prompt = torch.randint(3, 126000, (1, args.prompt)).tolist()
     decodes = []
